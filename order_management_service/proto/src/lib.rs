@@ -1,0 +1,12 @@
+//! Rust code generated from `order_service.proto`, at the module path of its protobuf package.
+//!
+//! Cargo and Bazel both expose the generated code as `order_service_proto::order_service::v1`.
+
+/// The `order_service` protobuf package.
+pub mod order_service {
+    /// Version 1 of the order contract (`package order_service.v1`).
+    #[allow(missing_docs, clippy::all)]
+    pub mod v1 {
+        tonic::include_proto!("order_service.v1");
+    }
+}

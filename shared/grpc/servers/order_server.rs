@@ -1,0 +1,116 @@
+//! The order gRPC server: `OrderService.SendOrder` handed to an [`OrderHandler`].
+
+use order_service_proto::order_service::v1::order_service_server::{
+    OrderService, OrderServiceServer,
+};
+use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
+use std::future::Future;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tonic::transport::server::{Router, TcpIncoming};
+use tonic::{Request, Response, Status};
+
+/// Why a handler did not accept an order. The server maps each kind to its gRPC status code,
+/// which tells the sender whether to retry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// The request is malformed; sending it again cannot succeed (`INVALID_ARGUMENT`).
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A dependency is down; the same request may succeed later (`UNAVAILABLE`).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl From<HandlerError> for Status {
+    fn from(error: HandlerError) -> Self {
+        match error {
+            HandlerError::InvalidArgument(message) => Status::invalid_argument(message),
+            HandlerError::Unavailable(message) => Status::unavailable(message),
+        }
+    }
+}
+
+/// The logic behind `SendOrder`, implemented by the service that receives orders.
+pub trait OrderHandler: Send + Sync + 'static {
+    /// Handles one order and returns the answer for the sender.
+    fn handle_order(
+        &self,
+        request: OrderRequest,
+    ) -> impl Future<Output = Result<OrderResponse, HandlerError>> + Send;
+}
+
+/// The tonic `OrderService`: protocol in, [`OrderHandler`] call, status out.
+#[derive(Debug)]
+pub struct OrderServer<H> {
+    handler: Arc<H>,
+}
+
+impl<H> OrderServer<H> {
+    /// A server that hands every order to `handler`.
+    pub fn new(handler: Arc<H>) -> Self {
+        Self { handler }
+    }
+}
+
+#[tonic::async_trait]
+impl<H: OrderHandler> OrderService for OrderServer<H> {
+    async fn send_order(
+        &self,
+        request: Request<OrderRequest>,
+    ) -> Result<Response<OrderResponse>, Status> {
+        let order = request.into_inner();
+        let order_id = order.order_id.clone();
+        match self.handler.handle_order(order).await {
+            Ok(response) => Ok(Response::new(response)),
+            Err(error) => {
+                match &error {
+                    HandlerError::InvalidArgument(reason) => {
+                        tracing::warn!(order_id = %order_id, %reason, "order rejected");
+                    }
+                    HandlerError::Unavailable(reason) => {
+                        tracing::error!(order_id = %order_id, %reason, "order not accepted");
+                    }
+                }
+                Err(error.into())
+            }
+        }
+    }
+}
+
+/// Why the gRPC server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The transport failed.
+    #[error("gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// The tonic router serving the order service and the standard gRPC health service, for callers
+/// that add more services before serving.
+pub async fn order_server_router<H: OrderHandler>(handler: Arc<H>) -> Router {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<OrderServiceServer<OrderServer<H>>>()
+        .await;
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(OrderServiceServer::new(OrderServer::new(handler)))
+}
+
+/// Serves the order service (and gRPC health) on `listener` until `shutdown` completes; requests
+/// already in progress are allowed to finish.
+pub async fn start_order_server<H: OrderHandler>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServerError> {
+    let address = listener.local_addr().ok();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    tracing::info!(?address, "order gRPC server listening");
+    order_server_router(handler)
+        .await
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Test harness: throwaway real servers and service processes, each stopped when dropped.
+//!
+//! Nothing here is a mock: [`PostgresServer`] runs `initdb` and `pg_ctl` on a free port in a
+//! temporary folder, [`ServiceProcess`] runs a service's real binary.
+
+pub mod net;
+pub mod postgres;
+pub mod process;
+
+pub use net::{free_port, wait_for_port};
+pub use postgres::{PostgresOptions, PostgresServer};
+pub use process::ServiceProcess;
+
+/// Why a test server or process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// A program the harness needs is not installed.
+    #[error("{program} not found: {hint}")]
+    NotInstalled {
+        /// The program looked for.
+        program: String,
+        /// How to install it.
+        hint: String,
+    },
+    /// A command ran but failed.
+    #[error("`{command}` failed: {output}")]
+    CommandFailed {
+        /// The command line.
+        command: String,
+        /// What it printed.
+        output: String,
+    },
+    /// A server did not become ready in time.
+    #[error("{0} did not become ready in time")]
+    NotReady(String),
+    /// An I/O error.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}

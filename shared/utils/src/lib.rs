@@ -1,0 +1,18 @@
+//! Small helpers both services use: ISO 8601 time stamps, logging set-up, `.env` loading and
+//! shutdown signals.
+
+pub mod shutdown;
+pub mod telemetry;
+pub mod time;
+
+/// Loads a `.env` file from the working directory, if there is one, without overriding variables
+/// already set in the environment.
+///
+/// Returns an error only when a `.env` file exists but cannot be read or parsed.
+pub fn load_dotenv() -> Result<(), dotenvy::Error> {
+    match dotenvy::dotenv() {
+        Ok(_) => Ok(()),
+        Err(error) if error.not_found() => Ok(()),
+        Err(error) => Err(error),
+    }
+}
