@@ -1,0 +1,84 @@
+//! Configuration: flags, else environment variables (a `.env` file is loaded first), else
+//! defaults.
+
+use clap::{ArgAction, Parser};
+use std::net::SocketAddr;
+
+/// The kitchen batch tool service's configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "kitchen_batch_tool_service", version, about)]
+pub struct Config {
+    /// PostgreSQL URL of the order store.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "postgres://postgres@localhost:5432/kitchen"
+    )]
+    pub database_url: String,
+
+    /// Most PostgreSQL connections in the pool.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(2..))]
+    pub database_max_connections: u32,
+
+    /// Seconds to wait for PostgreSQL at start-up and for a pooled connection.
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub database_connect_timeout_secs: u64,
+
+    /// Address of the order gRPC server.
+    #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50051")]
+    pub grpc_addr: SocketAddr,
+
+    /// Address of the HTTP server (`/ping`, `/orders/events`).
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8001")]
+    pub http_addr: SocketAddr,
+
+    /// Most orders stored in one transaction (group commit).
+    #[arg(long, env = "STORE_MAX_BATCH", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub store_max_batch: u32,
+
+    /// Longest silence on an event stream before a heartbeat, in seconds.
+    #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=15))]
+    pub sse_heartbeat_secs: u64,
+
+    /// Events kept in memory for slow screens; one further behind catches up from PostgreSQL.
+    #[arg(long, env = "SSE_BUFFER", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(16..))]
+    pub sse_buffer: u32,
+
+    /// Print each new order to stdout.
+    #[arg(long, env = "PRINT_ORDERS", default_value_t = true, action = ArgAction::Set)]
+    pub print_orders: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_parse_and_defaults_apply() {
+        let config = Config::try_parse_from([
+            "kitchen",
+            "--database-url",
+            "postgres://u@db/k",
+            "--grpc-addr",
+            "127.0.0.1:6000",
+        ])
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://u@db/k");
+        assert_eq!(config.grpc_addr.port(), 6000);
+        assert_eq!(config.sse_heartbeat_secs, 15);
+        assert!(config.print_orders);
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_flag_named() {
+        let error = Config::try_parse_from(["kitchen", "--http-addr", "nowhere"]).unwrap_err();
+        assert!(error.to_string().contains("--http-addr"), "{error}");
+        let error = Config::try_parse_from(["kitchen", "--sse-heartbeat-secs", "60"]).unwrap_err();
+        assert!(error.to_string().contains("--sse-heartbeat-secs"), "{error}");
+    }
+}

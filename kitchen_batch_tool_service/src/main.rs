@@ -1,0 +1,28 @@
+//! The kitchen batch tool service's binary.
+
+use anyhow::Context;
+use clap::Parser;
+use kitchen_batch_tool_service::config::Config;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match start() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn start() -> anyhow::Result<()> {
+    shared_utils::load_dotenv().context("cannot read .env")?;
+    let config = Config::parse();
+    shared_utils::telemetry::init_logging();
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the Tokio runtime")?;
+    runtime.block_on(kitchen_batch_tool_service::run(
+        config,
+        shared_utils::shutdown::shutdown_signal(),
+    ))?;
+    Ok(())
+}

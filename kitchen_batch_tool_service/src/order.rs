@@ -1,0 +1,245 @@
+//! The kitchen's order, and the validation that turns a request into one.
+
+use order_service_proto::order_service::v1::OrderRequest;
+use std::fmt;
+
+/// Longest `order_id` and `otter_order_id` accepted, in bytes.
+pub const MAX_ID_LEN: usize = 128;
+/// Longest brand, item, station, source or timestamp text accepted, in bytes.
+pub const MAX_TEXT_LEN: usize = 256;
+/// Most items one order may have.
+pub const MAX_ITEMS: usize = 500;
+/// Largest quantity one item may have.
+pub const MAX_QUANTITY: i32 = 10_000;
+
+/// A valid order, as the kitchen stores, prints and streams it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// The MongoDB `_id` of the order: unique, the idempotency key.
+    pub order_id: String,
+    /// The Otter aggregator's id.
+    pub otter_order_id: String,
+    /// The delivery brand.
+    pub brand_name: String,
+    /// Where the order came from, e.g. `mongodb_changestream`.
+    pub source: String,
+    /// When the order was placed, ISO 8601 as sent.
+    pub timestamp: String,
+    /// The items, in request order; never empty.
+    pub items: Vec<OrderLine>,
+}
+
+/// One item of an order, cooked at one station.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderLine {
+    /// The food item.
+    pub name: String,
+    /// The kitchen station that cooks it.
+    pub station: String,
+    /// How many; at least 1.
+    pub quantity: i32,
+}
+
+/// Why a request is not a valid order: the field (as a path such as `order_items[2].quantity`)
+/// and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field} {problem}")]
+pub struct ValidationError {
+    /// The offending field.
+    pub field: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl ValidationError {
+    fn new(field: impl fmt::Display, problem: impl Into<String>) -> Self {
+        Self {
+            field: field.to_string(),
+            problem: problem.into(),
+        }
+    }
+}
+
+/// Checks `request` and turns it into an [`Order`], or names the first field that is wrong.
+pub fn validate(request: OrderRequest) -> Result<Order, ValidationError> {
+    require_non_empty("order_id", &request.order_id)?;
+    limit_len("order_id", &request.order_id, MAX_ID_LEN)?;
+    limit_len("otter_order_id", &request.otter_order_id, MAX_ID_LEN)?;
+    limit_len("brand_name", &request.brand_name, MAX_TEXT_LEN)?;
+    limit_len("timestamp", &request.timestamp, MAX_TEXT_LEN)?;
+    limit_len("source", &request.source, MAX_TEXT_LEN)?;
+    if request.order_items.is_empty() {
+        return Err(ValidationError::new(
+            "order_items",
+            "must hold at least one item",
+        ));
+    }
+    if request.order_items.len() > MAX_ITEMS {
+        return Err(ValidationError::new(
+            "order_items",
+            format!(
+                "must hold at most {MAX_ITEMS} items (got {})",
+                request.order_items.len()
+            ),
+        ));
+    }
+    let mut items = Vec::with_capacity(request.order_items.len());
+    for (index, item) in request.order_items.into_iter().enumerate() {
+        let field = |name: &str| format!("order_items[{index}].{name}");
+        require_non_empty(field("item_name"), &item.item_name)?;
+        limit_len(field("item_name"), &item.item_name, MAX_TEXT_LEN)?;
+        require_non_empty(field("station_name"), &item.station_name)?;
+        limit_len(field("station_name"), &item.station_name, MAX_TEXT_LEN)?;
+        if item.quantity < 1 {
+            return Err(ValidationError::new(
+                field("quantity"),
+                format!("must be at least 1 (got {})", item.quantity),
+            ));
+        }
+        if item.quantity > MAX_QUANTITY {
+            return Err(ValidationError::new(
+                field("quantity"),
+                format!("must be at most {MAX_QUANTITY} (got {})", item.quantity),
+            ));
+        }
+        items.push(OrderLine {
+            name: item.item_name,
+            station: item.station_name,
+            quantity: item.quantity,
+        });
+    }
+    Ok(Order {
+        order_id: request.order_id,
+        otter_order_id: request.otter_order_id,
+        brand_name: request.brand_name,
+        source: request.source,
+        timestamp: request.timestamp,
+        items,
+    })
+}
+
+fn require_non_empty(field: impl fmt::Display, value: &str) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        Err(ValidationError::new(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn limit_len(field: impl fmt::Display, value: &str, max: usize) -> Result<(), ValidationError> {
+    if value.len() > max {
+        Err(ValidationError::new(
+            field,
+            format!("must be at most {max} bytes (got {})", value.len()),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use order_service_proto::order_service::v1::OrderItem;
+
+    /// The design document's sample order.
+    pub(crate) fn sample_request() -> OrderRequest {
+        let item = |name: &str, station: &str, quantity| OrderItem {
+            item_name: name.into(),
+            station_name: station.into(),
+            quantity,
+        };
+        OrderRequest {
+            order_id: "67adcfdc15da8840bc9673bd".into(),
+            otter_order_id: "019c52aa-1232-307c-b56d-1a3af34b458c".into(),
+            brand_name: "Desayuna".into(),
+            order_items: vec![
+                item("Grilled Chicken Sandwich", "Burger Plancha Station", 2),
+                item("Caesar Salad", "Salad Station", 1),
+                item("Classic Burger", "Burger Plancha Station", 1),
+            ],
+            timestamp: "2025-02-13T10:56:27.756Z".into(),
+            source: "mongodb_changestream".into(),
+        }
+    }
+
+    fn rejection(change: impl FnOnce(&mut OrderRequest)) -> ValidationError {
+        let mut request = sample_request();
+        change(&mut request);
+        validate(request).unwrap_err()
+    }
+
+    #[test]
+    fn a_valid_request_keeps_every_field_and_the_item_order() {
+        let order = validate(sample_request()).unwrap();
+        assert_eq!(order.order_id, "67adcfdc15da8840bc9673bd");
+        assert_eq!(order.otter_order_id, "019c52aa-1232-307c-b56d-1a3af34b458c");
+        assert_eq!(order.brand_name, "Desayuna");
+        assert_eq!(order.source, "mongodb_changestream");
+        assert_eq!(order.timestamp, "2025-02-13T10:56:27.756Z");
+        let names: Vec<_> = order.items.iter().map(|item| item.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["Grilled Chicken Sandwich", "Caesar Salad", "Classic Burger"]
+        );
+        assert_eq!(order.items[0].quantity, 2);
+    }
+
+    #[test]
+    fn an_empty_order_id_is_rejected() {
+        let error = rejection(|request| request.order_id = "  ".into());
+        assert_eq!(error.to_string(), "order_id must not be empty");
+    }
+
+    #[test]
+    fn an_order_without_items_is_rejected() {
+        let error = rejection(|request| request.order_items.clear());
+        assert_eq!(error.field, "order_items");
+    }
+
+    #[test]
+    fn a_quantity_below_one_names_the_item() {
+        let error = rejection(|request| request.order_items[1].quantity = 0);
+        assert_eq!(
+            error.to_string(),
+            "order_items[1].quantity must be at least 1 (got 0)"
+        );
+        let error = rejection(|request| request.order_items[2].quantity = -3);
+        assert_eq!(error.field, "order_items[2].quantity");
+    }
+
+    #[test]
+    fn empty_item_and_station_names_are_rejected() {
+        let error = rejection(|request| request.order_items[0].item_name.clear());
+        assert_eq!(error.field, "order_items[0].item_name");
+        let error = rejection(|request| request.order_items[2].station_name = " ".into());
+        assert_eq!(error.field, "order_items[2].station_name");
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let error = rejection(|request| request.order_id = "x".repeat(MAX_ID_LEN + 1));
+        assert_eq!(error.field, "order_id");
+        let error = rejection(|request| request.brand_name = "b".repeat(MAX_TEXT_LEN + 1));
+        assert_eq!(error.field, "brand_name");
+        let error =
+            rejection(|request| request.order_items[0].item_name = "i".repeat(MAX_TEXT_LEN + 1));
+        assert_eq!(error.field, "order_items[0].item_name");
+        let error = rejection(|request| request.order_items[0].quantity = MAX_QUANTITY + 1);
+        assert_eq!(error.field, "order_items[0].quantity");
+        let error = rejection(|request| {
+            let item = request.order_items[0].clone();
+            request.order_items = vec![item; MAX_ITEMS + 1];
+        });
+        assert_eq!(error.field, "order_items");
+    }
+
+    #[test]
+    fn limits_themselves_are_accepted() {
+        let mut request = sample_request();
+        request.order_id = "x".repeat(MAX_ID_LEN);
+        request.order_items[0].quantity = MAX_QUANTITY;
+        request.order_items = vec![request.order_items[0].clone(); MAX_ITEMS];
+        assert!(validate(request).is_ok());
+    }
+}

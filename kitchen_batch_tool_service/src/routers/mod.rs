@@ -1,0 +1,3 @@
+//! HTTP routers.
+
+pub mod orders_router;
