@@ -1,0 +1,228 @@
+//! Configuration: flags, which override environment variables, which override a `.env` file
+//! (loaded by `main` before parsing). A bad value is reported by clap as one clear error, and the
+//! process exits non-zero.
+
+use chrono::{DateTime, Utc};
+use clap::Parser;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The order management service's configuration.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "order_management_service",
+    version,
+    about = "Watches the orders collection's change stream and delivers every inserted order to the kitchen over gRPC."
+)]
+pub struct Config {
+    /// MongoDB connection string (change streams need a replica set).
+    #[arg(long, env = "MONGO_URI", default_value = "mongodb://localhost:27017", value_parser = parse_mongo_uri)]
+    pub mongo_uri: String,
+
+    /// Database holding the orders, the checkpoint and the dead-letter collections.
+    #[arg(long, env = "MONGO_DB", value_parser = parse_database_name)]
+    pub mongo_db: String,
+
+    /// Collection whose inserts are orders.
+    #[arg(long, env = "MONGO_ORDERS_COLLECTION", default_value = "orders", value_parser = parse_collection_name)]
+    pub mongo_orders_collection: String,
+
+    /// The kitchen's gRPC address (`host:port` or `http://host:port`).
+    #[arg(long, env = "GRPC_TARGET", default_value = "localhost:50051", value_parser = parse_grpc_target)]
+    pub grpc_target: String,
+
+    /// Deadline of every gRPC call to the kitchen, in milliseconds.
+    #[arg(long, env = "GRPC_DEADLINE_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub grpc_deadline_ms: u64,
+
+    /// Address of the HTTP server (`/ping`, `/health`, `/metrics`).
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000")]
+    pub http_addr: SocketAddr,
+
+    /// Collection holding the change stream's checkpoint (one document per consumer).
+    #[arg(long, env = "CHECKPOINT_COLLECTION", default_value = "order_stream_checkpoints", value_parser = parse_collection_name)]
+    pub checkpoint_collection: String,
+
+    /// This consumer's name: the key of its checkpoint. Two services with the same name share
+    /// (and fight over) one position.
+    #[arg(long, env = "CONSUMER_NAME", default_value = "order_management_service", value_parser = parse_non_empty)]
+    pub consumer_name: String,
+
+    /// Collection receiving documents that cannot become valid orders.
+    #[arg(long, env = "DEAD_LETTER_COLLECTION", default_value = "orders_dead_letter", value_parser = parse_collection_name)]
+    pub dead_letter_collection: String,
+
+    /// How long to wait for MongoDB at start-up, in milliseconds.
+    #[arg(long, env = "MONGO_CONNECT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub mongo_connect_timeout_ms: u64,
+
+    /// Ignore the stored checkpoint and read the change stream from this time (RFC 3339, e.g.
+    /// `2025-02-13T10:00:00Z`), to recover or backfill. The kitchen ignores orders it already
+    /// has. A flag only, never read from the environment, so a restart does not replay again.
+    #[arg(long, value_parser = parse_start_at)]
+    pub start_at: Option<DateTime<Utc>>,
+}
+
+impl Config {
+    /// The gRPC deadline.
+    pub fn grpc_deadline(&self) -> Duration {
+        Duration::from_millis(self.grpc_deadline_ms)
+    }
+
+    /// How long to wait for MongoDB at start-up.
+    pub fn mongo_connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.mongo_connect_timeout_ms)
+    }
+}
+
+fn parse_mongo_uri(value: &str) -> Result<String, String> {
+    if value.starts_with("mongodb://") || value.starts_with("mongodb+srv://") {
+        Ok(value.to_owned())
+    } else {
+        Err(
+            "expected a MongoDB connection string starting with mongodb:// or mongodb+srv://"
+                .into(),
+        )
+    }
+}
+
+fn parse_non_empty(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("must not be empty".into())
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+fn parse_database_name(value: &str) -> Result<String, String> {
+    let value = parse_non_empty(value)?;
+    match value.chars().find(|c| "/\\. \"$\0".contains(*c)) {
+        Some(bad) => Err(format!("a database name cannot contain {bad:?}")),
+        None if value.len() > 63 => Err("a database name has at most 63 bytes".into()),
+        None => Ok(value),
+    }
+}
+
+fn parse_collection_name(value: &str) -> Result<String, String> {
+    let value = parse_non_empty(value)?;
+    if value.contains('$') || value.contains('\0') {
+        Err("a collection name cannot contain '$' or NUL".into())
+    } else if value.starts_with("system.") {
+        Err("a collection name cannot start with \"system.\"".into())
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_grpc_target(value: &str) -> Result<String, String> {
+    let uri = if value.contains("://") {
+        value.to_owned()
+    } else {
+        format!("http://{value}")
+    };
+    match uri.parse::<tonic::codegen::http::Uri>() {
+        Ok(parsed) if parsed.host().is_some_and(|host| !host.is_empty()) => Ok(value.to_owned()),
+        Ok(_) => Err("expected host:port".into()),
+        Err(error) => Err(format!("expected host:port: {error}")),
+    }
+}
+
+fn parse_start_at(value: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|error| format!("expected an RFC 3339 time like 2025-02-13T10:00:00Z: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, clap::Error> {
+        Config::try_parse_from(
+            std::iter::once("order_management_service").chain(args.iter().copied()),
+        )
+    }
+
+    #[test]
+    fn flags_give_a_full_configuration_with_defaults() {
+        let config = parse(&["--mongo-db", "shop"]).unwrap();
+        assert_eq!(config.mongo_db, "shop");
+        assert_eq!(config.mongo_orders_collection, "orders");
+        assert_eq!(config.grpc_target, "localhost:50051");
+        assert_eq!(config.http_addr, "0.0.0.0:8000".parse().unwrap());
+        assert_eq!(config.dead_letter_collection, "orders_dead_letter");
+        assert_eq!(config.grpc_deadline(), Duration::from_secs(5));
+        assert_eq!(config.start_at, None);
+    }
+
+    #[test]
+    fn start_at_is_parsed_as_rfc3339() {
+        let config = parse(&[
+            "--mongo-db",
+            "shop",
+            "--start-at",
+            "2025-02-13T11:56:27+01:00",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.start_at.unwrap().to_rfc3339(),
+            "2025-02-13T10:56:27+00:00"
+        );
+        let error = parse(&["--mongo-db", "shop", "--start-at", "yesterday"]).unwrap_err();
+        assert!(error.to_string().contains("RFC 3339"), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--mongo-db", "shop", "--mongo-uri", "localhost:27017"],
+                "--mongo-uri",
+            ),
+            (&["--mongo-db", "sh.op"], "--mongo-db"),
+            (
+                &["--mongo-db", "shop", "--mongo-orders-collection", "$orders"],
+                "--mongo-orders-collection",
+            ),
+            (
+                &["--mongo-db", "shop", "--grpc-target", "bad target"],
+                "--grpc-target",
+            ),
+            (
+                &["--mongo-db", "shop", "--grpc-deadline-ms", "0"],
+                "--grpc-deadline-ms",
+            ),
+            (
+                &["--mongo-db", "shop", "--http-addr", "nowhere"],
+                "--http-addr",
+            ),
+            (
+                &["--mongo-db", "shop", "--consumer-name", " "],
+                "--consumer-name",
+            ),
+        ];
+        for (args, flag) in cases {
+            let error = parse(args).unwrap_err().to_string();
+            assert!(error.contains(flag), "{args:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_database_is_required() {
+        // Skip when the environment of the test run sets it.
+        if std::env::var_os("MONGO_DB").is_none() {
+            let error = parse(&[]).unwrap_err().to_string();
+            assert!(error.contains("--mongo-db"), "{error}");
+        }
+    }
+
+    #[test]
+    fn a_grpc_target_may_be_host_port_or_a_uri() {
+        for target in ["localhost:50051", "10.0.0.5:50051", "http://kitchen:50051"] {
+            assert!(
+                parse(&["--mongo-db", "shop", "--grpc-target", target]).is_ok(),
+                "{target}"
+            );
+        }
+    }
+}

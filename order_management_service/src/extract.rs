@@ -1,0 +1,612 @@
+//! Extraction (pure): an inserted MongoDB document -> an `OrderRequest`, or the reason it cannot
+//! become one.
+//!
+//! Only the design's fields are read: `_id`, `OtterOrderId`, `BrandName`,
+//! `StationOrders[].OwnStationName`, `StationOrders[].OrderItems[].Name` and `.Quantity`. Extra
+//! fields are ignored. Real data is untidy, so a quantity may be an int32, an int64, a double
+//! with an integral value, a decimal128 or a numeric string.
+
+use chrono::{DateTime, TimeZone, Utc};
+use mongodb::bson::{self, Bson, Document, Timestamp};
+use order_service_proto::order_service::v1::{OrderItem, OrderRequest};
+use shared_utils::time::iso8601_millis;
+
+/// The `source` every extracted order carries.
+pub const SOURCE: &str = "mongodb_changestream";
+
+/// Why a document cannot become a valid order. The document is dead-lettered with this reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidOrder {
+    /// The document has no `_id`.
+    #[error("the document has no _id")]
+    MissingId,
+    /// `OtterOrderId` or `BrandName` is missing, empty or not a string.
+    #[error("{field} is missing, empty or not a string")]
+    MissingField {
+        /// The field's name.
+        field: &'static str,
+    },
+    /// `StationOrders` is missing, not an array, or empty.
+    #[error("StationOrders is missing, not an array or empty")]
+    NoStationOrders,
+    /// An element of `StationOrders` is not a document.
+    #[error("StationOrders[{station}] is not a document")]
+    StationNotADocument {
+        /// The station order's index.
+        station: usize,
+    },
+    /// A station order has no `OwnStationName` (or it is empty or not a string).
+    #[error("StationOrders[{station}].OwnStationName is missing, empty or not a string")]
+    MissingStationName {
+        /// The station order's index.
+        station: usize,
+    },
+    /// A station order's `OrderItems` is missing or not an array.
+    #[error("StationOrders[{station}].OrderItems is missing or not an array")]
+    MissingItems {
+        /// The station order's index.
+        station: usize,
+    },
+    /// No station order holds any item.
+    #[error("the order has no items")]
+    NoItems,
+    /// An element of `OrderItems` is not a document.
+    #[error("StationOrders[{station}].OrderItems[{item}] is not a document")]
+    ItemNotADocument {
+        /// The station order's index.
+        station: usize,
+        /// The item's index.
+        item: usize,
+    },
+    /// An item has no `Name` (or it is empty or not a string).
+    #[error("StationOrders[{station}].OrderItems[{item}].Name is missing, empty or not a string")]
+    MissingItemName {
+        /// The station order's index.
+        station: usize,
+        /// The item's index.
+        item: usize,
+    },
+    /// An item's `Quantity` is missing or not a whole number.
+    #[error("StationOrders[{station}].OrderItems[{item}].Quantity is not a whole number: {value}")]
+    QuantityNotANumber {
+        /// The station order's index.
+        station: usize,
+        /// The item's index.
+        item: usize,
+        /// The value found, as extended JSON (`missing` when absent).
+        value: String,
+    },
+    /// An item's `Quantity` is below 1 or above the protocol's int32 range.
+    #[error(
+        "StationOrders[{station}].OrderItems[{item}].Quantity {quantity} is out of range (1..=2147483647)"
+    )]
+    QuantityOutOfRange {
+        /// The station order's index.
+        station: usize,
+        /// The item's index.
+        item: usize,
+        /// The quantity found.
+        quantity: i64,
+    },
+}
+
+/// The order id of a document's `_id`: an ObjectId as its 24-hex form, a string as itself, a
+/// number as its decimal form, anything else as its relaxed extended JSON.
+pub fn order_id_of(id: &Bson) -> String {
+    match id {
+        Bson::ObjectId(oid) => oid.to_hex(),
+        Bson::String(text) => text.clone(),
+        Bson::Int32(number) => number.to_string(),
+        Bson::Int64(number) => number.to_string(),
+        other => other.clone().into_relaxed_extjson().to_string(),
+    }
+}
+
+/// The order id of a document, or an empty string when it has no `_id`. For logs.
+pub fn document_order_id(document: &Document) -> String {
+    document.get("_id").map(order_id_of).unwrap_or_default()
+}
+
+/// When an order was inserted: the change event's wall time where the server gives it, else the
+/// ObjectId's creation time, else the event's cluster time (seconds), else `now`.
+pub fn inserted_at(
+    wall_time: Option<bson::DateTime>,
+    id: Option<&Bson>,
+    cluster_time: Option<Timestamp>,
+    now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let from_bson =
+        |time: bson::DateTime| Utc.timestamp_millis_opt(time.timestamp_millis()).single();
+    wall_time
+        .and_then(from_bson)
+        .or_else(|| match id {
+            Some(Bson::ObjectId(oid)) => from_bson(oid.timestamp()),
+            _ => None,
+        })
+        .or_else(|| cluster_time.and_then(|ts| Utc.timestamp_opt(i64::from(ts.time), 0).single()))
+        .unwrap_or(now)
+}
+
+/// Extracts the order from an inserted document. `inserted_at` becomes its timestamp.
+pub fn extract_order(
+    document: &Document,
+    inserted_at: DateTime<Utc>,
+) -> Result<OrderRequest, InvalidOrder> {
+    let order_id = document
+        .get("_id")
+        .map(order_id_of)
+        .ok_or(InvalidOrder::MissingId)?;
+    let otter_order_id = text_field(document, "OtterOrderId")?;
+    let brand_name = text_field(document, "BrandName")?;
+    let stations = match document.get("StationOrders") {
+        Some(Bson::Array(stations)) if !stations.is_empty() => stations,
+        _ => return Err(InvalidOrder::NoStationOrders),
+    };
+    let mut order_items = Vec::new();
+    for (station, station_order) in stations.iter().enumerate() {
+        let Bson::Document(station_order) = station_order else {
+            return Err(InvalidOrder::StationNotADocument { station });
+        };
+        let station_name = non_empty_string(station_order.get("OwnStationName"))
+            .ok_or(InvalidOrder::MissingStationName { station })?;
+        let Some(Bson::Array(items)) = station_order.get("OrderItems") else {
+            return Err(InvalidOrder::MissingItems { station });
+        };
+        for (item, entry) in items.iter().enumerate() {
+            let Bson::Document(entry) = entry else {
+                return Err(InvalidOrder::ItemNotADocument { station, item });
+            };
+            let item_name = non_empty_string(entry.get("Name"))
+                .ok_or(InvalidOrder::MissingItemName { station, item })?;
+            let quantity = quantity(entry.get("Quantity"), station, item)?;
+            order_items.push(OrderItem {
+                item_name,
+                station_name: station_name.clone(),
+                quantity,
+            });
+        }
+    }
+    if order_items.is_empty() {
+        return Err(InvalidOrder::NoItems);
+    }
+    Ok(OrderRequest {
+        order_id,
+        otter_order_id,
+        brand_name,
+        order_items,
+        timestamp: iso8601_millis(inserted_at),
+        source: SOURCE.to_owned(),
+    })
+}
+
+/// A required text field; a number is accepted as its decimal form.
+fn text_field(document: &Document, field: &'static str) -> Result<String, InvalidOrder> {
+    match document.get(field) {
+        Some(Bson::Int32(number)) => Ok(number.to_string()),
+        Some(Bson::Int64(number)) => Ok(number.to_string()),
+        value => non_empty_string(value).ok_or(InvalidOrder::MissingField { field }),
+    }
+}
+
+fn non_empty_string(value: Option<&Bson>) -> Option<String> {
+    match value {
+        Some(Bson::String(text)) if !text.trim().is_empty() => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// A quantity from an int32, an int64, an integral double, a decimal128 or a numeric string,
+/// within 1..=i32::MAX.
+fn quantity(value: Option<&Bson>, station: usize, item: usize) -> Result<i32, InvalidOrder> {
+    let not_a_number = || InvalidOrder::QuantityNotANumber {
+        station,
+        item,
+        value: value.map_or_else(
+            || "missing".to_owned(),
+            |value| value.clone().into_relaxed_extjson().to_string(),
+        ),
+    };
+    let whole = match value {
+        Some(Bson::Int32(number)) => i64::from(*number),
+        Some(Bson::Int64(number)) => *number,
+        Some(Bson::Double(number)) => integral(*number).ok_or_else(not_a_number)?,
+        Some(Bson::Decimal128(number)) => {
+            parse_whole(&number.to_string()).ok_or_else(not_a_number)?
+        }
+        Some(Bson::String(text)) => parse_whole(text).ok_or_else(not_a_number)?,
+        _ => return Err(not_a_number()),
+    };
+    if whole < 1 || whole > i64::from(i32::MAX) {
+        return Err(InvalidOrder::QuantityOutOfRange {
+            station,
+            item,
+            quantity: whole,
+        });
+    }
+    Ok(i32::try_from(whole).expect("checked to be within i32"))
+}
+
+/// A double with an integral value, as an i64 (saturating far outside i64, which the range check
+/// then rejects).
+fn integral(number: f64) -> Option<i64> {
+    (number.is_finite() && number.fract() == 0.0).then_some(number as i64)
+}
+
+/// A whole number written as text: `"2"`, `" 2 "`, `"2.0"`, `"2E0"`.
+fn parse_whole(text: &str) -> Option<i64> {
+    let text = text.trim();
+    text.parse::<i64>()
+        .ok()
+        .or_else(|| text.parse::<f64>().ok().and_then(integral))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::oid::ObjectId;
+    use mongodb::bson::{Decimal128, doc};
+    use std::str::FromStr;
+
+    fn at() -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(1_739_444_187_756).unwrap()
+    }
+
+    /// The design's test order, with the design's example `_id`.
+    fn design_order() -> Document {
+        doc! {
+            "_id": ObjectId::parse_str("67adcfdc15da8840bc9673bd").unwrap(),
+            "OtterOrderId": "test-order-123",
+            "BrandName": "Test Restaurant",
+            "StationOrders": [
+                {
+                    "OwnStationName": "Grill Station",
+                    "OrderItems": [
+                        { "Name": "Burger", "Quantity": 2 },
+                        { "Name": "Hot Dog", "Quantity": 1 },
+                    ],
+                },
+                {
+                    "OwnStationName": "Fryer Station",
+                    "OrderItems": [ { "Name": "French Fries", "Quantity": 3 } ],
+                },
+            ],
+        }
+    }
+
+    fn item(name: &str, station: &str, quantity: i32) -> OrderItem {
+        OrderItem {
+            item_name: name.into(),
+            station_name: station.into(),
+            quantity,
+        }
+    }
+
+    fn with_quantity(quantity: impl Into<Bson>) -> Document {
+        let mut document = design_order();
+        document.insert(
+            "StationOrders",
+            vec![Bson::Document(doc! {
+                "OwnStationName": "Grill Station",
+                "OrderItems": [ { "Name": "Burger", "Quantity": quantity.into() } ],
+            })],
+        );
+        document
+    }
+
+    #[test]
+    fn the_design_test_order_becomes_the_expected_request() {
+        let order = extract_order(&design_order(), at()).unwrap();
+        assert_eq!(
+            order,
+            OrderRequest {
+                order_id: "67adcfdc15da8840bc9673bd".into(),
+                otter_order_id: "test-order-123".into(),
+                brand_name: "Test Restaurant".into(),
+                order_items: vec![
+                    item("Burger", "Grill Station", 2),
+                    item("Hot Dog", "Grill Station", 1),
+                    item("French Fries", "Fryer Station", 3),
+                ],
+                timestamp: "2025-02-13T10:56:27.756Z".into(),
+                source: "mongodb_changestream".into(),
+            }
+        );
+    }
+
+    #[test]
+    fn extra_fields_are_ignored() {
+        let mut document = design_order();
+        document.insert("CustomerPhone", "+34 600 000 000");
+        document.insert("Total", 12.5);
+        let mut stations = document.get_array("StationOrders").unwrap().clone();
+        if let Bson::Document(station) = &mut stations[0] {
+            station.insert("Printer", "P1");
+        }
+        document.insert("StationOrders", stations);
+        assert_eq!(
+            extract_order(&document, at()).unwrap(),
+            extract_order(&design_order(), at()).unwrap()
+        );
+    }
+
+    #[test]
+    fn every_numeric_quantity_type_is_accepted() {
+        let cases: Vec<(Bson, i32)> = vec![
+            (Bson::Int32(2), 2),
+            (Bson::Int64(3), 3),
+            (Bson::Double(4.0), 4),
+            (Bson::String("5".into()), 5),
+            (Bson::String(" 6 ".into()), 6),
+            (Bson::String("7.0".into()), 7),
+            (Bson::Decimal128(Decimal128::from_str("8").unwrap()), 8),
+            (Bson::Int64(i64::from(i32::MAX)), i32::MAX),
+        ];
+        for (value, expected) in cases {
+            let order = extract_order(&with_quantity(value.clone()), at())
+                .unwrap_or_else(|error| panic!("{value:?}: {error}"));
+            assert_eq!(order.order_items[0].quantity, expected, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_quantity_that_is_not_a_whole_number_is_rejected() {
+        for value in [
+            Bson::Double(1.5),
+            Bson::Double(f64::NAN),
+            Bson::String("two".into()),
+            Bson::String(String::new()),
+            Bson::Boolean(true),
+            Bson::Null,
+            Bson::Array(vec![Bson::Int32(1)]),
+        ] {
+            let error = extract_order(&with_quantity(value.clone()), at()).unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    InvalidOrder::QuantityNotANumber {
+                        station: 0,
+                        item: 0,
+                        ..
+                    }
+                ),
+                "{value:?} gave {error:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_quantity_below_one_or_beyond_int32_is_rejected() {
+        for (value, quantity) in [
+            (Bson::Int32(0), 0),
+            (Bson::Int32(-1), -1),
+            (Bson::Double(-2.0), -2),
+            (Bson::String("0".into()), 0),
+            (
+                Bson::Int64(i64::from(i32::MAX) + 1),
+                i64::from(i32::MAX) + 1,
+            ),
+        ] {
+            assert_eq!(
+                extract_order(&with_quantity(value), at()).unwrap_err(),
+                InvalidOrder::QuantityOutOfRange {
+                    station: 0,
+                    item: 0,
+                    quantity
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_quantity_is_rejected() {
+        let mut document = design_order();
+        document.insert(
+            "StationOrders",
+            vec![Bson::Document(doc! {
+                "OwnStationName": "Grill Station",
+                "OrderItems": [ { "Name": "Burger" } ],
+            })],
+        );
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::QuantityNotANumber {
+                station: 0,
+                item: 0,
+                value: "missing".into()
+            }
+        );
+    }
+
+    #[test]
+    fn missing_or_empty_station_orders_are_rejected() {
+        for station_orders in [
+            None,
+            Some(Bson::Array(vec![])),
+            Some(Bson::String("x".into())),
+        ] {
+            let mut document = design_order();
+            document.remove("StationOrders");
+            if let Some(value) = station_orders {
+                document.insert("StationOrders", value);
+            }
+            assert_eq!(
+                extract_order(&document, at()).unwrap_err(),
+                InvalidOrder::NoStationOrders
+            );
+        }
+    }
+
+    #[test]
+    fn station_orders_without_any_item_are_rejected() {
+        let mut document = design_order();
+        document.insert(
+            "StationOrders",
+            vec![Bson::Document(
+                doc! { "OwnStationName": "Grill Station", "OrderItems": [] },
+            )],
+        );
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::NoItems
+        );
+    }
+
+    #[test]
+    fn malformed_shapes_are_rejected_with_where_they_are() {
+        let cases: Vec<(Bson, InvalidOrder)> = vec![
+            (
+                Bson::Int32(1),
+                InvalidOrder::StationNotADocument { station: 0 },
+            ),
+            (
+                Bson::Document(doc! { "OrderItems": [ { "Name": "Burger", "Quantity": 1 } ] }),
+                InvalidOrder::MissingStationName { station: 0 },
+            ),
+            (
+                Bson::Document(doc! { "OwnStationName": "  ", "OrderItems": [] }),
+                InvalidOrder::MissingStationName { station: 0 },
+            ),
+            (
+                Bson::Document(doc! { "OwnStationName": "Grill Station" }),
+                InvalidOrder::MissingItems { station: 0 },
+            ),
+            (
+                Bson::Document(doc! { "OwnStationName": "Grill Station", "OrderItems": "Burger" }),
+                InvalidOrder::MissingItems { station: 0 },
+            ),
+            (
+                Bson::Document(
+                    doc! { "OwnStationName": "Grill Station", "OrderItems": [ "Burger" ] },
+                ),
+                InvalidOrder::ItemNotADocument {
+                    station: 0,
+                    item: 0,
+                },
+            ),
+            (
+                Bson::Document(
+                    doc! { "OwnStationName": "Grill Station", "OrderItems": [ { "Quantity": 1 } ] },
+                ),
+                InvalidOrder::MissingItemName {
+                    station: 0,
+                    item: 0,
+                },
+            ),
+            (
+                Bson::Document(
+                    doc! { "OwnStationName": "Grill Station", "OrderItems": [ { "Name": 7, "Quantity": 1 } ] },
+                ),
+                InvalidOrder::MissingItemName {
+                    station: 0,
+                    item: 0,
+                },
+            ),
+        ];
+        for (station, expected) in cases {
+            let mut document = design_order();
+            document.insert("StationOrders", vec![station.clone()]);
+            assert_eq!(
+                extract_order(&document, at()).unwrap_err(),
+                expected,
+                "{station:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_bad_item_in_a_later_station_is_located() {
+        let mut document = design_order();
+        let mut stations = document.get_array("StationOrders").unwrap().clone();
+        stations[1] = Bson::Document(doc! {
+            "OwnStationName": "Fryer Station",
+            "OrderItems": [ { "Name": "Fries", "Quantity": 1 }, { "Name": "Onion Rings", "Quantity": "lots" } ],
+        });
+        document.insert("StationOrders", stations);
+        assert!(matches!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::QuantityNotANumber {
+                station: 1,
+                item: 1,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn missing_brand_or_otter_id_is_rejected() {
+        for field in ["OtterOrderId", "BrandName"] {
+            let mut document = design_order();
+            document.remove(field);
+            assert_eq!(
+                extract_order(&document, at()).unwrap_err(),
+                InvalidOrder::MissingField { field }
+            );
+            document.insert(field, "");
+            assert_eq!(
+                extract_order(&document, at()).unwrap_err(),
+                InvalidOrder::MissingField { field }
+            );
+        }
+    }
+
+    #[test]
+    fn a_numeric_otter_order_id_is_accepted_as_text() {
+        let mut document = design_order();
+        document.insert("OtterOrderId", 12345_i64);
+        assert_eq!(
+            extract_order(&document, at()).unwrap().otter_order_id,
+            "12345"
+        );
+    }
+
+    #[test]
+    fn a_document_without_id_is_rejected() {
+        let mut document = design_order();
+        document.remove("_id");
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::MissingId
+        );
+    }
+
+    #[test]
+    fn ids_of_other_types_use_their_string_form() {
+        assert_eq!(order_id_of(&Bson::String("order-7".into())), "order-7");
+        assert_eq!(order_id_of(&Bson::Int32(7)), "7");
+        assert_eq!(order_id_of(&Bson::Int64(70_000_000_000)), "70000000000");
+        assert_eq!(
+            order_id_of(&Bson::Document(doc! { "shop": 1, "n": 2 })),
+            r#"{"shop":1,"n":2}"#
+        );
+        let mut document = design_order();
+        document.insert("_id", "order-7");
+        assert_eq!(extract_order(&document, at()).unwrap().order_id, "order-7");
+    }
+
+    #[test]
+    fn the_timestamp_prefers_wall_time_then_the_object_id() {
+        let now = Utc.timestamp_millis_opt(2_000_000_000_000).unwrap();
+        let oid = ObjectId::parse_str("67adcfdc15da8840bc9673bd").unwrap();
+        let wall = bson::DateTime::from_millis(1_739_444_187_756);
+        let cluster = Timestamp {
+            time: 1_739_444_100,
+            increment: 1,
+        };
+        let id = Bson::ObjectId(oid);
+        assert_eq!(
+            iso8601_millis(inserted_at(Some(wall), Some(&id), Some(cluster), now)),
+            "2025-02-13T10:56:27.756Z"
+        );
+        // The ObjectId's creation time has whole seconds.
+        assert_eq!(
+            iso8601_millis(inserted_at(None, Some(&id), Some(cluster), now)),
+            "2025-02-13T10:56:28.000Z"
+        );
+        let text_id = Bson::String("x".into());
+        assert_eq!(
+            iso8601_millis(inserted_at(None, Some(&text_id), Some(cluster), now)),
+            "2025-02-13T10:55:00.000Z"
+        );
+        assert_eq!(inserted_at(None, Some(&text_id), None, now), now);
+    }
+}

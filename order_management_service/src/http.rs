@@ -1,0 +1,154 @@
+//! The HTTP server: `GET /ping`, `GET /health` (the listener's state and progress; 503 unless it
+//! is watching) and `GET /metrics` (Prometheus text).
+
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::status::ListenerProgress;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Serialize;
+use shared_patterns::{HealthWatch, ServiceState};
+use shared_utils::time::iso8601_millis;
+use std::sync::Arc;
+
+/// What the HTTP handlers read.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The listener's state.
+    pub health: HealthWatch,
+    /// The listener's progress.
+    pub progress: Arc<ListenerProgress>,
+    /// The listener's counters.
+    pub metrics: Arc<Metrics>,
+}
+
+/// The body of `GET /health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct HealthReport {
+    /// `ok` when the listener is watching, else `unavailable`.
+    pub status: &'static str,
+    /// The listener's state.
+    pub listener: ListenerReport,
+    /// When the last order read from the stream was inserted (ISO 8601).
+    pub last_event_at: Option<String>,
+    /// How long ago the checkpoint was stored, in milliseconds.
+    pub checkpoint_age_ms: Option<i64>,
+    /// How far behind the inserts the listener is, in milliseconds.
+    pub lag_ms: Option<i64>,
+    /// The counters.
+    pub counters: MetricsSnapshot,
+}
+
+/// The listener part of [`HealthReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ListenerReport {
+    /// `starting`, `watching`, `retrying` or `stopped`.
+    pub state: &'static str,
+    /// Why it is not watching.
+    pub reason: Option<String>,
+    /// Failures in a row, while retrying.
+    pub attempt: Option<u32>,
+}
+
+impl HealthReport {
+    /// The report for `state` and the progress and counters now.
+    pub fn new(state: &ServiceState, progress: &ListenerProgress, metrics: &Metrics) -> Self {
+        let now = Utc::now();
+        let progress = progress.snapshot(now);
+        Self {
+            status: if state.is_healthy() {
+                "ok"
+            } else {
+                "unavailable"
+            },
+            listener: ListenerReport {
+                state: match state {
+                    ServiceState::Starting => "starting",
+                    ServiceState::Healthy => "watching",
+                    ServiceState::Retrying { .. } => "retrying",
+                    ServiceState::Stopped { .. } => "stopped",
+                },
+                reason: state.reason().map(str::to_owned),
+                attempt: match state {
+                    ServiceState::Retrying { attempt, .. } => Some(*attempt),
+                    _ => None,
+                },
+            },
+            last_event_at: progress.last_event_at.map(iso8601_millis),
+            checkpoint_age_ms: progress.checkpoint_age_ms,
+            lag_ms: progress.lag_ms,
+            counters: metrics.snapshot(),
+        }
+    }
+}
+
+/// The router: `/ping`, `/health`, `/metrics`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/ping", get(ping))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn ping() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "message": "pong" }))
+}
+
+async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    let current = state.health.current();
+    let report = HealthReport::new(&current, &state.progress, &state.metrics);
+    let code = if current.is_healthy() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(report))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.snapshot().to_prometheus(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_names_the_state_and_why() {
+        let progress = ListenerProgress::default();
+        let metrics = Metrics::default();
+        let ok = HealthReport::new(&ServiceState::Healthy, &progress, &metrics);
+        assert_eq!((ok.status, ok.listener.state), ("ok", "watching"));
+        let lost = HealthReport::new(
+            &ServiceState::Stopped {
+                reason: "change stream history lost".into(),
+            },
+            &progress,
+            &metrics,
+        );
+        assert_eq!(
+            (lost.status, lost.listener.state),
+            ("unavailable", "stopped")
+        );
+        assert_eq!(
+            lost.listener.reason.as_deref(),
+            Some("change stream history lost")
+        );
+        let retrying = HealthReport::new(
+            &ServiceState::Retrying {
+                reason: "kitchen unavailable".into(),
+                attempt: 3,
+            },
+            &progress,
+            &metrics,
+        );
+        assert_eq!(retrying.listener.attempt, Some(3));
+    }
+}

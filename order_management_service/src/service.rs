@@ -1,0 +1,99 @@
+//! Start-up and shutdown, in the design's order: MongoDB, the order gRPC client, the change-stream
+//! listener; then the HTTP server until the shutdown signal.
+
+use crate::checkpoint::CheckpointStore;
+use crate::config::Config;
+use crate::dead_letter::DeadLetterStore;
+use crate::delivery::Deliverer;
+use crate::http::{AppState, app};
+use crate::metrics::Metrics;
+use crate::mongo_listener::OrderListener;
+use crate::pipeline::OrderPipeline;
+use crate::status::ListenerProgress;
+use grpc_clients::{ClientError, initialize_order_client};
+use mongodb::bson::Document;
+use shared_databases::{MongoError, initialize_mongo};
+use shared_patterns::{CancellationToken, spawn_background_service};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Why the service could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// MongoDB is unreachable or the URI is invalid.
+    #[error(transparent)]
+    Mongo(#[from] MongoError),
+    /// The gRPC target is invalid.
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The HTTP address cannot be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed.
+    #[error("HTTP server failed: {0}")]
+    Serve(#[source] std::io::Error),
+}
+
+/// Runs the service until `shutdown` completes.
+///
+/// A listener that stops for good (history lost, collection dropped) does not end the process:
+/// `/health` keeps answering 503 with the reason until an operator acts.
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServiceError> {
+    let client = initialize_mongo(&config.mongo_uri, config.mongo_connect_timeout()).await?;
+    let database = client.database(&config.mongo_db);
+    let order_client = initialize_order_client(&config.grpc_target, config.grpc_deadline())?;
+
+    let metrics = Arc::new(Metrics::default());
+    let progress = Arc::new(ListenerProgress::default());
+    let pipeline = OrderPipeline::new(
+        Deliverer::new(order_client),
+        DeadLetterStore::new(database.collection::<Document>(&config.dead_letter_collection)),
+        Arc::clone(&metrics),
+    );
+    let listener = OrderListener::new(
+        database.collection::<Document>(&config.mongo_orders_collection),
+        CheckpointStore::new(
+            database.collection::<Document>(&config.checkpoint_collection),
+            config.consumer_name.clone(),
+        ),
+        pipeline,
+        Arc::clone(&metrics),
+        Arc::clone(&progress),
+        config.start_at,
+    );
+    let cancel = CancellationToken::new();
+    let handle = spawn_background_service(listener, cancel.child_token());
+
+    let http = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|source| ServiceError::Bind {
+            address: config.http_addr,
+            source,
+        })?;
+    tracing::info!(address = %config.http_addr, "HTTP server listening");
+    let state = AppState {
+        health: handle.health(),
+        progress,
+        metrics,
+    };
+    let served = axum::serve(http, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServiceError::Serve);
+
+    handle.cancel();
+    // The listener's own failure was already logged and reported; shutting down is not an error.
+    let _ = handle.join().await;
+    client.shutdown().await;
+    served
+}
