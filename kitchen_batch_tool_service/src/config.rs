@@ -79,6 +79,9 @@ mod tests {
         let error = Config::try_parse_from(["kitchen", "--http-addr", "nowhere"]).unwrap_err();
         assert!(error.to_string().contains("--http-addr"), "{error}");
         let error = Config::try_parse_from(["kitchen", "--sse-heartbeat-secs", "60"]).unwrap_err();
-        assert!(error.to_string().contains("--sse-heartbeat-secs"), "{error}");
+        assert!(
+            error.to_string().contains("--sse-heartbeat-secs"),
+            "{error}"
+        );
     }
 }

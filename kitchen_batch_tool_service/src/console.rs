@@ -67,9 +67,16 @@ impl ConsolePrinter {
             .spawn(move || {
                 let stdout = std::io::stdout();
                 for batch in receiver {
-                    let text: String = batch.iter().map(|event| format_order(&event.order)).collect();
+                    let text: String = batch
+                        .iter()
+                        .map(|event| format_order(&event.order))
+                        .collect();
                     let mut out = stdout.lock();
-                    if out.write_all(text.as_bytes()).and_then(|()| out.flush()).is_err() {
+                    if out
+                        .write_all(text.as_bytes())
+                        .and_then(|()| out.flush())
+                        .is_err()
+                    {
                         break;
                     }
                 }

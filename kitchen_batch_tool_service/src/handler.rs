@@ -27,7 +27,8 @@ impl KitchenOrderHandler {
 
 impl OrderHandler for KitchenOrderHandler {
     async fn handle_order(&self, request: OrderRequest) -> Result<OrderResponse, HandlerError> {
-        let order = validate(request).map_err(|error| HandlerError::InvalidArgument(error.to_string()))?;
+        let order =
+            validate(request).map_err(|error| HandlerError::InvalidArgument(error.to_string()))?;
         let order_id = order.order_id.clone();
         let message = match self.writer.write(order).await {
             Ok(StoreOutcome::Stored { event_id }) => {

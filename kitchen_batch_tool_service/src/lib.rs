@@ -128,7 +128,8 @@ pub async fn run(
     };
     let handler = Arc::new(KitchenOrderHandler::new(writer));
     tracing::info!(grpc = %config.grpc_addr, http = %config.http_addr, "kitchen batch tool service ready");
-    let grpc = grpc_servers::start_order_server(grpc_listener, handler, cancel.clone().cancelled_owned());
+    let grpc =
+        grpc_servers::start_order_server(grpc_listener, handler, cancel.clone().cancelled_owned());
     let http = async {
         axum::serve(http_listener, http::app(events))
             .with_graceful_shutdown(cancel.clone().cancelled_owned())

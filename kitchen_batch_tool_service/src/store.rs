@@ -132,7 +132,11 @@ impl OrderStore {
     }
 
     /// Up to `limit` stored orders with an event id above `after`, in event-id order.
-    pub async fn events_after(&self, after: i64, limit: i64) -> Result<Vec<OrderEvent>, StoreError> {
+    pub async fn events_after(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<OrderEvent>, StoreError> {
         self.events_between(after, i64::MAX, limit).await
     }
 

@@ -105,7 +105,10 @@ async fn order_events(
     });
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             // Tells reverse proxies such as nginx not to buffer the stream.
             (

@@ -6,10 +6,16 @@
 pub mod net;
 pub mod postgres;
 pub mod process;
+pub mod secantus;
+pub mod sse;
+pub mod sse_client;
 
 pub use net::{free_port, wait_for_port};
 pub use postgres::{PostgresOptions, PostgresServer};
 pub use process::ServiceProcess;
+pub use secantus::{MongoTestServer, unique_name};
+pub use sse::{SseMessage, SseParser};
+pub use sse_client::SseClient;
 
 /// Why a test server or process could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -176,9 +176,12 @@ fn find_bin_dir() -> Result<PathBuf, HarnessError> {
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default();
+    // PATH may hold symlinks to the real folder (which also has createdb): follow them.
     if let Some(dir) = on_path
         .into_iter()
-        .find(|dir| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file())
+        .filter_map(|dir| std::fs::canonicalize(dir.join("initdb")).ok())
+        .filter_map(|initdb| initdb.parent().map(Path::to_path_buf))
+        .find(|dir| dir.join("pg_ctl").is_file() && dir.join("createdb").is_file())
     {
         return Ok(dir);
     }
