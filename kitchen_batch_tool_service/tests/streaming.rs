@@ -106,7 +106,10 @@ async fn a_reconnect_after_a_restart_replays_everything_missed() {
     // Missed while the screen is away, before and after a restart of the service.
     client.send_order(numbered_order("missed-1")).await.unwrap();
     client.send_order(numbered_order("missed-2")).await.unwrap();
+    // A screen still connected must not hold up the graceful shutdown: its stream is ended.
+    let mut connected_screen = kitchen.events("", None).await;
     kitchen.restart();
+    while connected_screen.next_message(WAIT).await.is_some() {}
     client.send_order(numbered_order("missed-3")).await.unwrap();
 
     let mut screen = kitchen.events("", Some(&last_event_id)).await;
