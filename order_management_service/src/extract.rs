@@ -4,7 +4,9 @@
 //! Only the design's fields are read: `_id`, `OtterOrderId`, `BrandName`,
 //! `StationOrders[].OwnStationName`, `StationOrders[].OrderItems[].Name` and `.Quantity`. Extra
 //! fields are ignored. Real data is untidy, so a quantity may be an int32, an int64, a double
-//! with an integral value, a decimal128 or a numeric string.
+//! with an integral value, a decimal128 or a numeric string. `OtterOrderId` and `BrandName` are
+//! informative: when missing they are sent empty (the kitchen still has to cook the order), and a
+//! number is sent as its decimal form.
 
 use chrono::{DateTime, TimeZone, Utc};
 use mongodb::bson::{self, Bson, Document, Timestamp};
@@ -20,12 +22,6 @@ pub enum InvalidOrder {
     /// The document has no `_id`.
     #[error("the document has no _id")]
     MissingId,
-    /// `OtterOrderId` or `BrandName` is missing, empty or not a string.
-    #[error("{field} is missing, empty or not a string")]
-    MissingField {
-        /// The field's name.
-        field: &'static str,
-    },
     /// `StationOrders` is missing, not an array, or empty.
     #[error("StationOrders is missing, not an array or empty")]
     NoStationOrders,
@@ -136,8 +132,8 @@ pub fn extract_order(
         .get("_id")
         .map(order_id_of)
         .ok_or(InvalidOrder::MissingId)?;
-    let otter_order_id = text_field(document, "OtterOrderId")?;
-    let brand_name = text_field(document, "BrandName")?;
+    let otter_order_id = text_field(document, "OtterOrderId");
+    let brand_name = text_field(document, "BrandName");
     let stations = match document.get("StationOrders") {
         Some(Bson::Array(stations)) if !stations.is_empty() => stations,
         _ => return Err(InvalidOrder::NoStationOrders),
@@ -179,12 +175,14 @@ pub fn extract_order(
     })
 }
 
-/// A required text field; a number is accepted as its decimal form.
-fn text_field(document: &Document, field: &'static str) -> Result<String, InvalidOrder> {
+/// An informative text field: a string as itself, a number as its decimal form, anything else
+/// (or nothing) as an empty string.
+fn text_field(document: &Document, field: &str) -> String {
     match document.get(field) {
-        Some(Bson::Int32(number)) => Ok(number.to_string()),
-        Some(Bson::Int64(number)) => Ok(number.to_string()),
-        value => non_empty_string(value).ok_or(InvalidOrder::MissingField { field }),
+        Some(Bson::String(text)) => text.clone(),
+        Some(Bson::Int32(number)) => number.to_string(),
+        Some(Bson::Int64(number)) => number.to_string(),
+        _ => String::new(),
     }
 }
 
@@ -533,20 +531,16 @@ mod tests {
     }
 
     #[test]
-    fn missing_brand_or_otter_id_is_rejected() {
-        for field in ["OtterOrderId", "BrandName"] {
-            let mut document = design_order();
-            document.remove(field);
-            assert_eq!(
-                extract_order(&document, at()).unwrap_err(),
-                InvalidOrder::MissingField { field }
-            );
-            document.insert(field, "");
-            assert_eq!(
-                extract_order(&document, at()).unwrap_err(),
-                InvalidOrder::MissingField { field }
-            );
-        }
+    fn a_missing_brand_or_otter_id_is_sent_empty() {
+        let mut document = design_order();
+        document.remove("OtterOrderId");
+        document.remove("BrandName");
+        let order = extract_order(&document, at()).unwrap();
+        assert_eq!(
+            (order.otter_order_id.as_str(), order.brand_name.as_str()),
+            ("", "")
+        );
+        assert_eq!(order.order_items.len(), 3);
     }
 
     #[test]

@@ -1,0 +1,411 @@
+//! End-to-end tests of the order pipeline: MongoDB change stream -> order management service ->
+//! gRPC -> the real kitchen (PostgreSQL, stdout, SSE). Each test has its own servers and
+//! database; see `support.rs` for what runs and where the binaries come from.
+
+mod support;
+
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::ChangeStreamOptions;
+use serde_json::{Value, json};
+use support::{
+    CHECKPOINTS, DEAD_LETTER, OrderService, Stack, design_test_order, event_order_id, eventually,
+    numbered_order,
+};
+use test_support::SseClient;
+
+/// The design's test order: the kitchen prints the block, screens receive the exact JSON, the
+/// service logs `Order sent successfully` and stores its checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_design_test_order_reaches_the_kitchen_console_and_screens() {
+    let stack = Stack::start().await;
+    let mut screen = SseClient::connect(&stack.kitchen().url("/orders/events"), None)
+        .await
+        .expect("open the kitchen's event stream");
+    // The test watches too, to learn the insert's wall time, which becomes the order's timestamp.
+    let mut watch = stack
+        .orders()
+        .watch()
+        .with_options(ChangeStreamOptions::default())
+        .await
+        .expect("watch");
+
+    let id = stack.insert(design_test_order()).await;
+    let order_id = id.as_object_id().unwrap().to_hex();
+    let event = tokio::time::timeout(support::WAIT, async {
+        loop {
+            if let Some(event) = watch.next_if_any().await.expect("change stream") {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the test's own change event in time");
+    let inserted_at = event
+        .wall_time
+        .unwrap_or_else(|| id.as_object_id().unwrap().timestamp());
+    let timestamp = inserted_at
+        .try_to_rfc3339_string()
+        .map(|text| iso_millis(&text))
+        .unwrap();
+
+    let message = screen
+        .next_message(support::WAIT)
+        .await
+        .expect("the screen receives the order");
+    let data: Value = serde_json::from_str(&message.data).expect("JSON data");
+    assert_eq!(
+        data,
+        json!({
+            "order_id": order_id,
+            "otter_order_id": "test-order-123",
+            "brand_name": "Test Restaurant",
+            "items": [
+                { "name": "Burger", "station": "Grill Station", "quantity": 2 },
+                { "name": "Hot Dog", "station": "Grill Station", "quantity": 1 },
+                { "name": "French Fries", "station": "Fryer Station", "quantity": 3 },
+            ],
+            "timestamp": timestamp,
+        })
+    );
+
+    let block = [
+        format!("Order ID: {order_id}"),
+        "Otter Order ID: test-order-123".into(),
+        "Brand: Test Restaurant".into(),
+        "Source: mongodb_changestream".into(),
+        format!("Timestamp: {timestamp}"),
+        "Items (3):".into(),
+        "-".repeat(80),
+        "Grill Station:".into(),
+        "  • Burger (Qty: 2)".into(),
+        "  • Hot Dog (Qty: 1)".into(),
+        "Fryer Station:".into(),
+        "  • French Fries (Qty: 3)".into(),
+        "=".repeat(80),
+    ];
+    let printed = eventually("the kitchen to print the order", || async {
+        let stdout = stack.kitchen().stdout();
+        stdout
+            .windows(block.len())
+            .any(|window| window == block)
+            .then_some(())
+    })
+    .await;
+    let () = printed;
+
+    eventually("the service to log the acknowledgement", || async {
+        (OrderService::sent_count(&stack.service.log(), &order_id) == 1).then_some(())
+    })
+    .await;
+    let checkpoint = eventually("the checkpoint after the acknowledgement", || async {
+        stack
+            .database
+            .collection::<Document>(CHECKPOINTS)
+            .find_one(doc! { "_id": "order_management_service", "last_order_id": &order_id })
+            .await
+            .expect("read the checkpoint")
+    })
+    .await;
+    assert!(
+        checkpoint.get_document("resume_token").is_ok(),
+        "{checkpoint}"
+    );
+
+    let ping = reqwest::get(stack.service.url("/ping")).await.unwrap();
+    assert_eq!(ping.status(), 200);
+    let (status, health) = stack.service.health().await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["listener"]["state"], "watching");
+    assert_eq!(health["counters"]["orders_sent"], 1);
+    assert!(health["checkpoint_age_ms"].is_i64(), "{health}");
+    assert!(health["lag_ms"].is_i64(), "{health}");
+    assert_eq!(health["last_event_at"], json!(timestamp));
+}
+
+/// `2025-02-13T10:56:27.756+00:00` or `…Z` -> `2025-02-13T10:56:27.756Z`.
+fn iso_millis(rfc3339: &str) -> String {
+    let time = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();
+    time.with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Orders inserted while the kitchen is down wait in the stream; once it is back they all arrive,
+/// each once, in insertion order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_inserted_while_the_kitchen_is_down_arrive_once_in_order() {
+    let mut stack = Stack::start().await;
+    stack.kitchen_mut().kill();
+
+    let ids = stack.insert_numbered(0, 100).await;
+    let health = stack
+        .service
+        .wait_health(
+            "delivery retrying while the kitchen is down",
+            |status, body| {
+                status == 503
+                    && body["listener"]["state"] == "retrying"
+                    && body["listener"]["reason"]
+                        .as_str()
+                        .is_some_and(|reason| reason.contains(&ids[0]))
+            },
+        )
+        .await;
+    assert_eq!(health["counters"]["orders_sent"], 0, "{health}");
+
+    stack.kitchen_mut().spawn();
+    let events = stack.kitchen().stored_events(ids.len()).await;
+    let delivered: Vec<String> = events.iter().map(event_order_id).collect();
+    assert_eq!(delivered, ids, "every order once, in insertion order");
+
+    stack
+        .service
+        .wait_health("watching again", |status, body| {
+            status == 200 && body["counters"]["orders_sent"] == 100
+        })
+        .await;
+    let log = stack.service.log();
+    for id in &ids {
+        assert_eq!(stack.kitchen().printed_count(id), 1, "printed once: {id}");
+        assert_eq!(
+            OrderService::sent_count(&log, id),
+            1,
+            "acknowledged once: {id}"
+        );
+    }
+}
+
+/// A crash (SIGKILL) in the middle of the stream loses nothing and doubles nothing: the restarted
+/// service resumes after its checkpoint, including orders inserted while it was down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_service_resumes_after_its_checkpoint() {
+    let mut stack = Stack::start().await;
+    let mut ids = stack.insert_numbered(0, 60).await;
+    eventually("some orders to reach the kitchen", || async {
+        (stack.kitchen().printed_orders() >= 5).then_some(())
+    })
+    .await;
+    stack.service.kill();
+    let acknowledged_before = ids
+        .iter()
+        .filter(|id| OrderService::sent_count(&stack.service.earlier_logs[0], id) > 0)
+        .count();
+    ids.extend(stack.insert_numbered(60, 40).await);
+
+    stack.service.spawn().await;
+    let events = stack.kitchen().stored_events(ids.len()).await;
+    let delivered: Vec<String> = events.iter().map(event_order_id).collect();
+    assert_eq!(delivered, ids, "every order once, in insertion order");
+    for id in &ids {
+        assert_eq!(stack.kitchen().printed_count(id), 1, "printed once: {id}");
+    }
+    // The restart resumed after the checkpoint: at most the order in flight at the kill (acked
+    // but not yet checkpointed) was sent again.
+    let log = stack.service.log();
+    let sent_after_restart = ids
+        .iter()
+        .filter(|id| OrderService::sent_count(&log, id) > 0)
+        .count();
+    assert!(
+        sent_after_restart <= ids.len() - acknowledged_before + 1,
+        "{acknowledged_before} acknowledged before the kill, {sent_after_restart} sent after the restart"
+    );
+}
+
+/// Documents that cannot become orders (or that the kitchen rejects) go to the dead letter with
+/// the reason; the orders around them are delivered in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_documents_are_dead_lettered_and_the_stream_goes_on() {
+    let stack = Stack::start().await;
+    let item = |quantity: Bson| doc! { "OwnStationName": "Grill Station", "OrderItems": [ { "Name": "Burger", "Quantity": quantity } ] };
+    let malformed: Vec<(Document, &str)> = vec![
+        (
+            doc! { "OtterOrderId": "m1", "BrandName": "B" },
+            "StationOrders is missing",
+        ),
+        (
+            doc! { "OtterOrderId": "m2", "StationOrders": [ item(Bson::String("lots".into())) ] },
+            "Quantity is not a whole number",
+        ),
+        (
+            doc! { "OtterOrderId": "m3", "StationOrders": [ { "OwnStationName": "Grill Station", "OrderItems": [ { "Quantity": 1 } ] } ] },
+            "Name is missing",
+        ),
+        (
+            doc! { "OtterOrderId": "m4", "StationOrders": [ item(Bson::Int32(0)) ] },
+            "out of range",
+        ),
+        // Valid here, but beyond the kitchen's limit: the kitchen answers INVALID_ARGUMENT.
+        (
+            doc! { "OtterOrderId": "m5", "StationOrders": [ item(Bson::Int32(20_000)) ] },
+            "quantity",
+        ),
+    ];
+    let mut valid_ids = Vec::new();
+    let mut dead_ids = Vec::new();
+    for (n, (document, _)) in malformed.iter().enumerate() {
+        valid_ids.push(stack.insert(numbered_order(n)).await);
+        dead_ids.push(stack.insert(document.clone()).await);
+    }
+    // Untidy but valid quantities.
+    let untidy = doc! {
+        "OtterOrderId": "untidy",
+        "BrandName": "Test Brand",
+        "Extra": { "ignored": true },
+        "StationOrders": [ { "OwnStationName": "Grill Station", "OrderItems": [
+            { "Name": "A", "Quantity": 4_i64 },
+            { "Name": "B", "Quantity": 2.0 },
+            { "Name": "C", "Quantity": "3" },
+        ] } ],
+    };
+    valid_ids.push(stack.insert(untidy).await);
+    let valid_ids: Vec<String> = valid_ids
+        .iter()
+        .map(|id| id.as_object_id().unwrap().to_hex())
+        .collect();
+
+    let events = stack.kitchen().stored_events(valid_ids.len()).await;
+    let delivered: Vec<String> = events.iter().map(event_order_id).collect();
+    assert_eq!(delivered, valid_ids);
+    let last: Value = serde_json::from_str(&events.last().unwrap().data).unwrap();
+    let quantities: Vec<i64> = last["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["quantity"].as_i64().unwrap())
+        .collect();
+    assert_eq!(quantities, [4, 2, 3]);
+
+    let dead_letters = stack.database.collection::<Document>(DEAD_LETTER);
+    for (id, (_, reason)) in dead_ids.iter().zip(&malformed) {
+        let order_id = id.as_object_id().unwrap().to_hex();
+        let entry = eventually("the dead-letter entry", || async {
+            dead_letters
+                .find_one(doc! { "_id": id.clone() })
+                .await
+                .expect("read the dead letter")
+        })
+        .await;
+        assert_eq!(entry.get_str("order_id").unwrap(), order_id);
+        assert!(
+            entry.get_str("reason").unwrap().contains(reason),
+            "{entry} should say {reason:?}"
+        );
+        assert!(entry.get_datetime("dead_lettered_at").is_ok(), "{entry}");
+        assert_eq!(stack.kitchen().printed_count(&order_id), 0);
+        let field = format!("order_id={order_id}");
+        assert!(
+            stack
+                .service
+                .log()
+                .iter()
+                .any(|line| line.contains("ERROR") && line.contains(&field)),
+            "an error is logged for {order_id}"
+        );
+    }
+    let (status, health) = stack.service.health().await;
+    assert_eq!(status, 200, "{health}");
+    assert_eq!(health["counters"]["orders_dead_lettered"], 5, "{health}");
+    assert_eq!(health["counters"]["orders_sent"], 6, "{health}");
+}
+
+/// getMore failures injected with `failCommand`, resumable (the driver resumes) and not (the
+/// service reopens the stream after its backoff), lose no order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_get_mores_are_resumed_without_losing_orders() {
+    let stack = Stack::start().await;
+    let mut ids = stack.insert_numbered(0, 3).await;
+    // Resumable: network-like errors the driver resumes after by itself.
+    stack
+        .fail_commands(
+            Bson::Document(doc! { "times": 2 }),
+            doc! { "failCommands": ["getMore"], "errorCode": 6, "errorLabels": ["ResumableChangeStreamError"] },
+        )
+        .await;
+    ids.extend(stack.insert_numbered(3, 3).await);
+    let delivered = stack.kitchen().stored_events(ids.len()).await;
+    assert_eq!(
+        delivered.iter().map(event_order_id).collect::<Vec<_>>(),
+        ids
+    );
+
+    // Not resumable by the driver: the service reopens the stream after its checkpoint.
+    stack
+        .fail_commands(
+            Bson::Document(doc! { "times": 1 }),
+            doc! { "failCommands": ["getMore"], "errorCode": 2 },
+        )
+        .await;
+    stack
+        .service
+        .wait_health("the reopened stream", |status, body| {
+            status == 200 && body["counters"]["stream_errors"].as_u64() >= Some(1)
+        })
+        .await;
+    ids.extend(stack.insert_numbered(6, 3).await);
+    let delivered = stack.kitchen().stored_events(ids.len()).await;
+    assert_eq!(
+        delivered.iter().map(event_order_id).collect::<Vec<_>>(),
+        ids
+    );
+    for id in &ids {
+        assert_eq!(stack.kitchen().printed_count(id), 1, "printed once: {id}");
+    }
+    stack.fail_commands_off().await;
+}
+
+/// History lost (code 286): the listener stops, `/health` answers 503 with the reason, an error
+/// is logged and counted, and the process stays up for the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_history_turns_health_to_503_with_the_reason() {
+    let mut stack = Stack::without_kitchen().await;
+    stack
+        .fail_commands(
+            Bson::Document(doc! { "times": 1 }),
+            doc! { "failCommands": ["getMore"], "errorCode": 286 },
+        )
+        .await;
+    let health = stack
+        .service
+        .wait_health("the listener stopped", |status, body| {
+            status == 503 && body["listener"]["state"] == "stopped"
+        })
+        .await;
+    let reason = health["listener"]["reason"].as_str().unwrap();
+    assert!(reason.contains("history lost"), "{reason}");
+    assert_eq!(health["counters"]["unrecoverable_errors"], 1, "{health}");
+    assert!(
+        stack
+            .service
+            .log()
+            .iter()
+            .any(|line| line.contains("ERROR") && line.contains("history lost")),
+        "an error is logged"
+    );
+    // It stays stopped (no quiet retry loop) and the process stays up.
+    let (status, health) = stack.service.health().await;
+    assert_eq!(
+        (status, health["counters"]["stream_errors"].as_u64()),
+        (503, Some(0))
+    );
+    assert_eq!(stack.service.process_mut().try_exit_code(), None);
+}
+
+/// A dropped orders collection: the listener stops, and `/health` answers 503 with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_collection_turns_health_to_503_with_the_reason() {
+    let stack = Stack::without_kitchen().await;
+    stack
+        .orders()
+        .drop()
+        .await
+        .expect("drop the orders collection");
+    let health = stack
+        .service
+        .wait_health("the listener stopped", |status, body| {
+            status == 503 && body["listener"]["state"] == "stopped"
+        })
+        .await;
+    let reason = health["listener"]["reason"].as_str().unwrap();
+    assert!(reason.contains("dropped"), "{reason}");
+    assert_eq!(health["counters"]["unrecoverable_errors"], 1, "{health}");
+}
