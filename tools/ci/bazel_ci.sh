@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# CI for the Bazel build, with a remote cache, proved.
+#
+#  1. Provisions the offline Bazel environment if needed (tools/bazel does it on first use).
+#  2. Remote cache: uses BAZEL_REMOTE_CACHE if the environment sets it (a team's own cache);
+#     otherwise starts a local HTTP cache on loopback (nginx with WebDAV) for this run.
+#  3. `tools/bazel test --config=ci //...`: builds everything with clippy + rustfmt, runs every
+#     test (integration tests included), uploads results to the cache.
+#  4. Builds //... again in a fresh, empty output base and fails unless every compile action
+#     (Rustc, CppCompile, build-script runs, proto descriptors) came from the remote cache.
+#
+# Environment: BAZEL_REMOTE_CACHE (optional, e.g. http://cache.example:8080 or grpc://...),
+# BAZEL_REMOTE_HEADER (optional), BAZEL_CI_CACHE_DIR (where the local cache keeps its data).
+set -euo pipefail
+
+ws=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+cd "$ws"
+bazel="$ws/tools/bazel"
+cache_base=${BAZEL_OFFLINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/orders-monorepo}
+mkdir -p "$cache_base"
+cache_base=$(readlink -f "$cache_base")
+start=$(date +%s)
+log() { printf '[bazel-ci +%ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
+
+nginx_pid=
+fresh_base=
+cleanup() {
+  if [ -n "$fresh_base" ] && [ -d "$fresh_base" ]; then
+    "$bazel" --output_base="$fresh_base" shutdown >/dev/null 2>&1 || true
+    rm -rf --one-file-system "$fresh_base" || true
+  fi
+  if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; fi
+}
+trap cleanup EXIT
+
+# --- 1. Provision (idempotent) and show the Bazel in use. -------------------------------------
+log "Bazel environment"
+"$bazel" --version
+
+# --- 2. Remote cache. --------------------------------------------------------------------------
+if [ -z "${BAZEL_REMOTE_CACHE:-}" ]; then
+  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    log "installing nginx (the local remote cache)"
+    export DEBIAN_FRONTEND=noninteractive
+    # Keep the package from starting its default site on port 80.
+    policy_created=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+      policy_created=1
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends nginx >/dev/null
+    [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  fi
+  dir=${BAZEL_CI_CACHE_DIR:-$cache_base/ci-remote-cache}
+  mkdir -p "$dir/data" "$dir/tmp"
+  chown -R www-data "$dir/data" "$dir/tmp"
+  port=
+  for try in 1 2 3 4 5 6 7 8 9 10; do
+    candidate=$(( 20000 + RANDOM % 20000 ))
+    cat >"$dir/nginx.conf" <<CONF
+daemon off;
+user www-data;
+worker_processes 2;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 512; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp;
+  server {
+    listen 127.0.0.1:$candidate;
+    location / {
+      root $dir/data;
+      dav_methods PUT;
+      create_full_put_path on;
+      client_max_body_size 0;
+      dav_access user:rw group:rw all:r;
+    }
+  }
+}
+CONF
+    /usr/sbin/nginx -c "$dir/nginx.conf" -e "$dir/error.log" &
+    nginx_pid=$!
+    for _ in $(seq 1 50); do
+      if curl -s -o /dev/null "http://127.0.0.1:$candidate/"; then port=$candidate; break; fi
+      kill -0 "$nginx_pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    [ -n "$port" ] && break
+    kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=
+  done
+  [ -n "$port" ] || { echo "could not start the local remote cache (nginx)" >&2; cat "$dir/error.log" >&2; exit 1; }
+  # Prove it takes writes and serves them.
+  curl -fsS -X PUT --data-binary ping "http://127.0.0.1:$port/cas/selftest" >/dev/null
+  [ "$(curl -fsS "http://127.0.0.1:$port/cas/selftest")" = ping ]
+  export BAZEL_REMOTE_CACHE="http://127.0.0.1:$port"
+  log "local remote cache: $BAZEL_REMOTE_CACHE (data in $dir/data)"
+else
+  log "remote cache from the environment: $BAZEL_REMOTE_CACHE"
+fi
+
+# --- 3. Build, lint and test everything. -------------------------------------------------------
+log "bazel test --config=ci //... (clippy + rustfmt, all tests)"
+"$bazel" test --config=ci //...
+log "build and tests passed"
+
+# --- 4. A fresh output base must get every compile action from the remote cache. ------------
+outroot="$cache_base/output_user_root"
+mkdir -p "$outroot"
+fresh_base=$(mktemp -d "$outroot/ci-fresh-base.XXXXXX")
+exec_log="$fresh_base.exec.json"
+log "bazel build --config=ci //... in the fresh output base $fresh_base"
+"$bazel" --output_base="$fresh_base" build --config=ci //... \
+  --execution_log_json_file="$exec_log" 2>&1 | tee "$fresh_base.build.log"
+"$bazel" --output_base="$fresh_base" shutdown >/dev/null 2>&1 || true
+
+# Count, per mnemonic, the spawns that came from the remote cache and those that ran.
+summary=$(awk '
+  function flush() {
+    if (mn != "" && cacheable) { total[mn]++; if (hit) hits[mn]++ }
+    mn = ""; hit = 0; cacheable = 1
+  }
+  /^\{/ { flush() }
+  /"mnemonic":/ { s = $0; sub(/.*"mnemonic": *"/, "", s); sub(/".*/, "", s); mn = s }
+  /"remoteCacheHit": *true/ { hit = 1 }
+  /"cacheHit": *true/ { hit = 1 }
+  /"remotable": *false/ { cacheable = 0 }
+  /"cacheable": *false/ { cacheable = 0 }
+  END {
+    flush()
+    for (m in total) printf "%s %d %d\n", m, hits[m] + 0, total[m]
+  }' "$exec_log" | sort)
+echo "$summary" | awk 'BEGIN { printf "%-28s %8s %8s\n", "mnemonic", "hits", "spawns" } { printf "%-28s %8d %8d\n", $1, $2, $3 }'
+grep -E 'processes: ' "$fresh_base.build.log" | tail -1 || true
+compile_total=$(echo "$summary" | awk '$1 ~ /^(Rustc|RustcMetadata|CppCompile|CppLink|CargoBuildScriptRun|GenProtoDescriptorSet|Genrule)$/ { t += $3 } END { print t + 0 }')
+compile_misses=$(echo "$summary" | awk '$1 ~ /^(Rustc|RustcMetadata|CppCompile|CppLink|CargoBuildScriptRun|GenProtoDescriptorSet|Genrule)$/ { m += $3 - $2 } END { print m + 0 }')
+all_misses=$(echo "$summary" | awk '{ m += $3 - $2 } END { print m + 0 }')
+rm -f "$exec_log"
+if [ "$compile_total" -eq 0 ]; then
+  echo "FAIL: the fresh build ran no compile action at all: nothing to prove" >&2; exit 1
+fi
+if [ "$compile_misses" -ne 0 ]; then
+  echo "FAIL: $compile_misses of $compile_total compile actions in the fresh output base were not remote cache hits" >&2
+  exit 1
+fi
+log "remote cache proved: all $compile_total compile actions of the fresh build were remote cache hits ($all_misses other cacheable spawns ran locally)"
