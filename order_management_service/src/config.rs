@@ -56,6 +56,11 @@ pub struct Config {
     #[arg(long, env = "MONGO_CONNECT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub mongo_connect_timeout_ms: u64,
 
+    /// While the orders collection is quiet, store the stream's position at most this often, in
+    /// milliseconds, so that it never falls out of the oplog.
+    #[arg(long, env = "QUIET_CHECKPOINT_INTERVAL_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub quiet_checkpoint_interval_ms: u64,
+
     /// Ignore the stored checkpoint and read the change stream from this time (RFC 3339, e.g.
     /// `2025-02-13T10:00:00Z`), to recover or backfill. The kitchen ignores orders it already
     /// has. A flag only, never read from the environment, so a restart does not replay again.
@@ -67,6 +72,11 @@ impl Config {
     /// The gRPC deadline.
     pub fn grpc_deadline(&self) -> Duration {
         Duration::from_millis(self.grpc_deadline_ms)
+    }
+
+    /// How often the position is stored while the collection is quiet.
+    pub fn quiet_checkpoint_interval(&self) -> Duration {
+        Duration::from_millis(self.quiet_checkpoint_interval_ms)
     }
 
     /// How long to wait for MongoDB at start-up.

@@ -4,16 +4,28 @@ use clap::Parser;
 use order_management_service::config::Config;
 use shared_utils::shutdown::shutdown_signal;
 use shared_utils::telemetry::init_logging;
+use std::process::ExitCode;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    // `.env` first, so that environment variables and then flags override it.
-    if let Err(error) = shared_utils::load_dotenv() {
-        eprintln!("error: cannot read .env: {error}");
-        std::process::exit(2);
+fn main() -> ExitCode {
+    match start() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn start() -> anyhow::Result<()> {
+    // `.env` first, so that environment variables and then flags override it.
+    shared_utils::load_dotenv().map_err(|error| anyhow::anyhow!("cannot read .env: {error}"))?;
+    // A bad value ends the process here with clap's message and exit code 2.
     let config = Config::parse();
     init_logging();
-    order_management_service::service::run(config, shutdown_signal()).await?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(order_management_service::service::run(
+        config,
+        shutdown_signal(),
+    ))?;
     Ok(())
 }

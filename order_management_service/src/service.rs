@@ -7,7 +7,7 @@ use crate::dead_letter::DeadLetterStore;
 use crate::delivery::Deliverer;
 use crate::http::{AppState, app};
 use crate::metrics::Metrics;
-use crate::mongo_listener::OrderListener;
+use crate::mongo_listener::{ListenerOptions, OrderListener};
 use crate::pipeline::OrderPipeline;
 use crate::status::ListenerProgress;
 use grpc_clients::{ClientError, initialize_order_client};
@@ -70,7 +70,11 @@ pub async fn run(
         Arc::clone(&metrics),
         Arc::clone(&progress),
         config.start_at,
-    );
+    )
+    .with_options(ListenerOptions {
+        quiet_checkpoint_interval: config.quiet_checkpoint_interval(),
+        ..ListenerOptions::default()
+    });
     let cancel = CancellationToken::new();
     let handle = spawn_background_service(listener, cancel.child_token());
 

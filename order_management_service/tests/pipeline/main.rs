@@ -163,9 +163,9 @@ async fn orders_inserted_while_the_kitchen_is_down_arrive_once_in_order() {
             status == 200 && body["counters"]["orders_sent"] == 100
         })
         .await;
+    stack.kitchen().assert_printed_once(&ids).await;
     let log = stack.service.log();
     for id in &ids {
-        assert_eq!(stack.kitchen().printed_count(id), 1, "printed once: {id}");
         assert_eq!(
             OrderService::sent_count(&log, id),
             1,
@@ -195,9 +195,7 @@ async fn a_killed_service_resumes_after_its_checkpoint() {
     let events = stack.kitchen().stored_events(ids.len()).await;
     let delivered: Vec<String> = events.iter().map(event_order_id).collect();
     assert_eq!(delivered, ids, "every order once, in insertion order");
-    for id in &ids {
-        assert_eq!(stack.kitchen().printed_count(id), 1, "printed once: {id}");
-    }
+    stack.kitchen().assert_printed_once(&ids).await;
     // The restart resumed after the checkpoint: at most the order in flight at the kill (acked
     // but not yet checkpointed) was sent again.
     let log = stack.service.log();
@@ -347,9 +345,7 @@ async fn failing_get_mores_are_resumed_without_losing_orders() {
         delivered.iter().map(event_order_id).collect::<Vec<_>>(),
         ids
     );
-    for id in &ids {
-        assert_eq!(stack.kitchen().printed_count(id), 1, "printed once: {id}");
-    }
+    stack.kitchen().assert_printed_once(&ids).await;
     stack.fail_commands_off().await;
 }
 
@@ -408,4 +404,120 @@ async fn a_dropped_collection_turns_health_to_503_with_the_reason() {
     let reason = health["listener"]["reason"].as_str().unwrap();
     assert!(reason.contains("dropped"), "{reason}");
     assert_eq!(health["counters"]["unrecoverable_errors"], 1, "{health}");
+}
+
+/// While the orders collection is quiet but the oplog moves (other collections are written), the
+/// stored position moves too, and the service resumes from it after a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_collection_still_moves_the_checkpoint() {
+    let mut stack = Stack::start().await;
+    let first = stack
+        .checkpoint()
+        .await
+        .expect("the first start stores its position");
+    let first_token = first.get("resume_token").cloned();
+    let other = stack.database.collection::<Document>("not_orders");
+    eventually("the checkpoint to move while orders are quiet", || async {
+        other
+            .insert_one(doc! { "noise": 1 })
+            .await
+            .expect("write elsewhere");
+        let now = stack.checkpoint().await?;
+        (now.get("resume_token").cloned() != first_token).then_some(())
+    })
+    .await;
+    stack.service.kill();
+    let ids = stack.insert_numbered(0, 2).await;
+    stack.service.spawn().await;
+    let delivered = stack.kitchen().stored_events(ids.len()).await;
+    assert_eq!(
+        delivered.iter().map(event_order_id).collect::<Vec<_>>(),
+        ids
+    );
+}
+
+/// `--start-at` reads the stream again from a point in time: orders the kitchen already has are
+/// answered "already received" and not shown twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_at_replays_from_a_point_in_time_without_doubling() {
+    let mut stack = Stack::start().await;
+    let before = chrono::Utc::now() - chrono::TimeDelta::seconds(2);
+    let ids = stack.insert_numbered(0, 3).await;
+    let delivered = stack.kitchen().stored_events(ids.len()).await;
+    assert_eq!(
+        delivered.iter().map(event_order_id).collect::<Vec<_>>(),
+        ids
+    );
+
+    stack.service.kill();
+    let start_at = before.to_rfc3339();
+    stack
+        .service
+        .spawn_with_args(&["--start-at", &start_at])
+        .await;
+    eventually("the replayed orders to be acknowledged again", || async {
+        let log = stack.service.log();
+        ids.iter()
+            .all(|id| {
+                log.iter().any(|line| {
+                    line.contains("Order sent successfully")
+                        && line.contains(&format!("order_id={id}"))
+                        && line.contains("already received")
+                })
+            })
+            .then_some(())
+    })
+    .await;
+    stack.kitchen().assert_printed_once(&ids).await;
+}
+
+/// A bad value or an unreachable MongoDB: one clear error and a non-zero exit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_configuration_exits_non_zero_with_one_clear_error() {
+    let binary = env!("CARGO_BIN_EXE_order_management_service");
+    // Runs the service until it exits; returns its exit code and whether its stderr says `says`.
+    let run = |env: Vec<(&'static str, String)>, says: &str| {
+        let mut process = test_support::ServiceProcess::spawn(binary, &[], &env).expect("spawn");
+        let code = process.wait_exit(support::WAIT).expect("the service exits");
+        // Its output is read on another thread: wait for it.
+        let said = process.wait_for_stderr(
+            |lines| lines.iter().any(|line| line.contains(says)),
+            support::WAIT,
+        );
+        (code, said, process.stderr().join("\n"))
+    };
+    let closed_port = test_support::free_port();
+    let base = |uri: String, db: &str| {
+        vec![
+            ("MONGO_URI", uri),
+            ("MONGO_DB", db.to_owned()),
+            (
+                "HTTP_ADDR",
+                format!("127.0.0.1:{}", test_support::free_port()),
+            ),
+            ("MONGO_CONNECT_TIMEOUT_MS", "300".to_owned()),
+            ("NO_COLOR", "1".to_owned()),
+        ]
+    };
+
+    let (code, said, stderr) = run(base("localhost:27017".into(), "shop"), "--mongo-uri");
+    assert_eq!((code, said), (Some(2), true), "{stderr}");
+    assert!(stderr.contains("mongodb://"), "{stderr}");
+
+    let mut env = base(
+        format!("mongodb://127.0.0.1:{closed_port}/?directConnection=true"),
+        "shop",
+    );
+    env.push(("GRPC_DEADLINE_MS", "0".into()));
+    let (code, said, stderr) = run(env, "--grpc-deadline-ms");
+    assert_eq!((code, said), (Some(2), true), "{stderr}");
+
+    let (code, said, stderr) = run(
+        base(
+            format!("mongodb://127.0.0.1:{closed_port}/?directConnection=true"),
+            "shop",
+        ),
+        "error: cannot reach MongoDB",
+    );
+    assert_eq!((code, said), (Some(1), true), "{stderr}");
 }

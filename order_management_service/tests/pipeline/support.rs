@@ -152,6 +152,21 @@ impl Kitchen {
             .count()
     }
 
+    /// Waits until the kitchen printed every order of `order_ids` (it prints after storing, on a
+    /// thread of its own), then asserts it printed each exactly once.
+    pub async fn assert_printed_once(&self, order_ids: &[String]) {
+        eventually("the kitchen to print every order", || async {
+            order_ids
+                .iter()
+                .all(|id| self.printed_count(id) > 0)
+                .then_some(())
+        })
+        .await;
+        for id in order_ids {
+            assert_eq!(self.printed_count(id), 1, "printed once: {id}");
+        }
+    }
+
     /// How many order blocks the kitchen printed.
     pub fn printed_orders(&self) -> usize {
         self.stdout()
@@ -172,6 +187,7 @@ impl Kitchen {
 /// The order management service process, restartable with the same configuration.
 pub struct OrderService {
     env: Vec<(&'static str, String)>,
+    args: Vec<String>,
     pub http_port: u16,
     process: Option<ServiceProcess>,
     /// The logs of earlier runs.
@@ -189,11 +205,14 @@ impl OrderService {
             ("GRPC_TARGET", grpc_target.to_owned()),
             ("GRPC_DEADLINE_MS", "5000".to_owned()),
             ("HTTP_ADDR", format!("127.0.0.1:{http_port}")),
+            // Store the position often while quiet, so tests see it move.
+            ("QUIET_CHECKPOINT_INTERVAL_MS", "200".to_owned()),
             ("RUST_LOG", "info".to_owned()),
             ("NO_COLOR", "1".to_owned()),
         ];
         let mut service = Self {
             env,
+            args: Vec::new(),
             http_port,
             process: None,
             earlier_logs: Vec::new(),
@@ -202,15 +221,23 @@ impl OrderService {
         service
     }
 
+    /// Starts the process again after [`OrderService::kill`], with `args` from now on, and waits
+    /// until it is watching.
+    pub async fn spawn_with_args(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|arg| (*arg).to_owned()).collect();
+        self.spawn().await;
+    }
+
     /// Starts the process again after [`OrderService::kill`] and waits until it is watching.
     pub async fn spawn(&mut self) {
         assert!(
             self.process.is_none(),
             "the order service is already running"
         );
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
         let process = ServiceProcess::spawn(
             env!("CARGO_BIN_EXE_order_management_service"),
-            &[],
+            &args,
             &self.env,
         )
         .expect("spawn the order management service");
@@ -353,6 +380,15 @@ impl Stack {
     }
 
     /// Inserts `document` and returns its `_id`.
+    /// The stored checkpoint of the service.
+    pub async fn checkpoint(&self) -> Option<Document> {
+        self.database
+            .collection::<Document>(CHECKPOINTS)
+            .find_one(doc! { "_id": "order_management_service" })
+            .await
+            .expect("read the checkpoint")
+    }
+
     pub async fn insert(&self, document: Document) -> Bson {
         self.orders()
             .insert_one(document)
