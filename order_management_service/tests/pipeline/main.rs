@@ -120,6 +120,13 @@ async fn the_design_test_order_reaches_the_kitchen_console_and_screens() {
     assert!(health["checkpoint_age_ms"].is_i64(), "{health}");
     assert!(health["lag_ms"].is_i64(), "{health}");
     assert_eq!(health["last_event_at"], json!(timestamp));
+
+    // SIGTERM: a clean, prompt exit.
+    let mut stack = stack;
+    assert_eq!(
+        stack.service.process_mut().terminate(support::WAIT),
+        Some(0)
+    );
 }
 
 /// `2025-02-13T10:56:27.756+00:00` or `…Z` -> `2025-02-13T10:56:27.756Z`.
