@@ -318,6 +318,7 @@ async fn malformed_documents_are_dead_lettered_and_the_stream_goes_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_get_mores_are_resumed_without_losing_orders() {
     let stack = Stack::start().await;
+    let _fail_points = stack.exclusive_fail_points().await;
     let mut ids = stack.insert_numbered(0, 3).await;
     // Resumable: network-like errors the driver resumes after by itself.
     stack
@@ -361,6 +362,7 @@ async fn failing_get_mores_are_resumed_without_losing_orders() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_history_turns_health_to_503_with_the_reason() {
     let mut stack = Stack::without_kitchen().await;
+    let _fail_points = stack.exclusive_fail_points().await;
     stack
         .fail_commands(
             Bson::Document(doc! { "times": 1 }),

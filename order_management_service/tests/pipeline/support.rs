@@ -83,7 +83,8 @@ pub struct Kitchen {
 
 impl Kitchen {
     pub fn start() -> Self {
-        let postgres = PostgresServer::start().expect("start PostgreSQL");
+        let postgres = PostgresServer::start()
+            .unwrap_or_else(|error| panic!("cannot start PostgreSQL: {error}"));
         let database_url = postgres
             .create_database("kitchen")
             .expect("create database");
@@ -335,7 +336,8 @@ impl Stack {
     }
 
     async fn start_with(with_kitchen: bool) -> Self {
-        let mongo = MongoTestServer::start().expect("start the MongoDB-compatible server");
+        let mongo = MongoTestServer::start()
+            .unwrap_or_else(|error| panic!("cannot start the MongoDB-compatible server: {error}"));
         let client = Client::with_uri_str(mongo.uri())
             .await
             .expect("MongoDB client");
@@ -405,6 +407,18 @@ impl Stack {
             ids.push(id.as_object_id().expect("an ObjectId").to_hex());
         }
         ids
+    }
+
+    /// A lock to hold while a test uses fail points on a server shared with other tests
+    /// (`MONGO_TEST_URI`): the server has one `failCommand` fail point, so two tests setting it at
+    /// once would overwrite each other. `None` on a server of the test's own.
+    pub async fn exclusive_fail_points(&self) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+        static FAIL_POINT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        if self.mongo.is_external() {
+            Some(FAIL_POINT.lock().await)
+        } else {
+            None
+        }
     }
 
     /// Turns on a `failCommand` fail point for the order service's connections only.
