@@ -10,7 +10,8 @@ fn main() -> ExitCode {
     match start() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            // Every error of this service already names its cause in its message.
+            eprintln!("error: {error}");
             ExitCode::FAILURE
         }
     }
