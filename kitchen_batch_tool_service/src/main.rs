@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     match start() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!(
+                "error: {}",
+                shared_utils::errors::error_report(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

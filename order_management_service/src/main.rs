@@ -10,8 +10,10 @@ fn main() -> ExitCode {
     match start() {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            // Every error of this service already names its cause in its message.
-            eprintln!("error: {error}");
+            eprintln!(
+                "error: {}",
+                shared_utils::errors::error_report(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

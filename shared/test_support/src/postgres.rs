@@ -99,7 +99,12 @@ impl PostgresServer {
         let binary = self.bin_dir.join(program);
         match &self.run_as {
             Some(user) => {
-                let mut command = Command::new("runuser");
+                // runuser lives in /usr/sbin, which a test's PATH may leave out.
+                let runuser = ["/usr/sbin/runuser", "/sbin/runuser"]
+                    .into_iter()
+                    .find(|path| Path::new(path).is_file())
+                    .unwrap_or("runuser");
+                let mut command = Command::new(runuser);
                 command.args(["-u", user, "--"]).arg(binary);
                 command
             }

@@ -1,6 +1,7 @@
-//! Small helpers both services use: ISO 8601 time stamps, logging set-up, `.env` loading and
-//! shutdown signals.
+//! Small helpers both services use: ISO 8601 time stamps, logging set-up, `.env` loading,
+//! shutdown signals and error reports.
 
+pub mod errors;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
