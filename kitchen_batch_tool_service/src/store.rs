@@ -2,7 +2,8 @@
 
 use crate::events::OrderEvent;
 use crate::order::{Order, OrderLine};
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
 use std::collections::{HashMap, HashSet};
 
 /// The migrations in `migrations/`, embedded in the binary.
@@ -46,9 +47,29 @@ impl OrderStore {
         Ok(())
     }
 
+    /// A connection of the store's pool, for [`Self::insert_batch_on`].
+    pub async fn acquire(&self) -> Result<PoolConnection<Postgres>, StoreError> {
+        Ok(self.pool.acquire().await?)
+    }
+
     /// Stores `orders` in one transaction and returns, for each, whether it was new (with its
     /// event id) or a duplicate. Event ids follow the order of `orders`.
     pub async fn insert_batch(&self, orders: &[Order]) -> Result<Vec<Insertion>, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        Self::insert_batch_on(&mut connection, orders).await
+    }
+
+    /// [`Self::insert_batch`] on a connection the caller holds (the writer keeps one, which
+    /// spares the pool's liveness ping before every batch).
+    ///
+    /// The batch is one statement: its orders and their items are inserted by data-modifying
+    /// common table expressions and committed together when it ends (autocommit). That is one
+    /// round trip to PostgreSQL per batch instead of five (ping, `BEGIN`, two `INSERT`s,
+    /// `COMMIT`), with the same atomicity and the same durable commit.
+    pub async fn insert_batch_on(
+        connection: &mut PgConnection,
+        orders: &[Order],
+    ) -> Result<Vec<Insertion>, StoreError> {
         // Only the first order with a given id in the batch can be new; later ones are repeats.
         let mut seen = HashSet::with_capacity(orders.len());
         let is_first: Vec<bool> = orders
@@ -63,62 +84,59 @@ impl OrderStore {
         let column = |field: fn(&Order) -> &str| -> Vec<&str> {
             unique.iter().map(|order| field(order)).collect()
         };
-
-        let mut transaction = self.pool.begin().await?;
-        let inserted: Vec<(String, i64)> = sqlx::query_as(
-            "INSERT INTO orders (order_id, otter_order_id, brand_name, source, order_timestamp) \
-             SELECT order_id, otter_order_id, brand_name, source, order_timestamp \
-             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
-                  WITH ORDINALITY AS incoming(order_id, otter_order_id, brand_name, source, \
-                                             order_timestamp, position) \
-             ORDER BY position \
-             ON CONFLICT (order_id) DO NOTHING \
-             RETURNING order_id, event_id",
-        )
-        .bind(column(|order| &order.order_id))
-        .bind(column(|order| &order.otter_order_id))
-        .bind(column(|order| &order.brand_name))
-        .bind(column(|order| &order.source))
-        .bind(column(|order| &order.timestamp))
-        .fetch_all(&mut *transaction)
-        .await?;
-
-        let event_id_by_order: HashMap<&str, i64> = inserted
-            .iter()
-            .map(|(order_id, event_id)| (order_id.as_str(), *event_id))
-            .collect();
-        let mut item_event_ids = Vec::new();
+        let mut item_order_ids = Vec::new();
         let mut item_positions = Vec::new();
         let mut item_names = Vec::new();
         let mut item_stations = Vec::new();
         let mut item_quantities = Vec::new();
         for order in &unique {
-            let Some(&event_id) = event_id_by_order.get(order.order_id.as_str()) else {
-                continue;
-            };
             for (position, item) in order.items.iter().enumerate() {
-                item_event_ids.push(event_id);
+                item_order_ids.push(order.order_id.as_str());
                 item_positions.push(position as i32);
                 item_names.push(item.name.as_str());
                 item_stations.push(item.station.as_str());
                 item_quantities.push(item.quantity);
             }
         }
-        if !item_event_ids.is_empty() {
-            sqlx::query(
-                "INSERT INTO order_items (event_id, position, item_name, station_name, quantity) \
-                 SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::text[], $4::text[], $5::int4[])",
-            )
-            .bind(&item_event_ids)
-            .bind(&item_positions)
-            .bind(&item_names)
-            .bind(&item_stations)
-            .bind(&item_quantities)
-            .execute(&mut *transaction)
-            .await?;
-        }
-        transaction.commit().await?;
 
+        // The items of orders stored before (not in `inserted`) are left out by the join.
+        let inserted: Vec<(String, i64)> = sqlx::query_as(
+            "WITH inserted AS ( \
+                 INSERT INTO orders (order_id, otter_order_id, brand_name, source, order_timestamp) \
+                 SELECT order_id, otter_order_id, brand_name, source, order_timestamp \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) \
+                      WITH ORDINALITY AS incoming(order_id, otter_order_id, brand_name, source, \
+                                                 order_timestamp, position) \
+                 ORDER BY position \
+                 ON CONFLICT (order_id) DO NOTHING \
+                 RETURNING order_id, event_id \
+             ), items AS ( \
+                 INSERT INTO order_items (event_id, position, item_name, station_name, quantity) \
+                 SELECT inserted.event_id, item.position, item.item_name, item.station_name, \
+                        item.quantity \
+                 FROM UNNEST($6::text[], $7::int4[], $8::text[], $9::text[], $10::int4[]) \
+                      AS item(order_id, position, item_name, station_name, quantity) \
+                 JOIN inserted ON inserted.order_id = item.order_id \
+             ) \
+             SELECT order_id, event_id FROM inserted",
+        )
+        .bind(column(|order| &order.order_id))
+        .bind(column(|order| &order.otter_order_id))
+        .bind(column(|order| &order.brand_name))
+        .bind(column(|order| &order.source))
+        .bind(column(|order| &order.timestamp))
+        .bind(&item_order_ids)
+        .bind(&item_positions)
+        .bind(&item_names)
+        .bind(&item_stations)
+        .bind(&item_quantities)
+        .fetch_all(&mut *connection)
+        .await?;
+
+        let event_id_by_order: HashMap<&str, i64> = inserted
+            .iter()
+            .map(|(order_id, event_id)| (order_id.as_str(), *event_id))
+            .collect();
         Ok(orders
             .iter()
             .zip(is_first)

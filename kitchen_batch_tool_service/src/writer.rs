@@ -7,8 +7,11 @@
 
 use crate::events::OrderEvent;
 use crate::order::Order;
-use crate::store::{Insertion, OrderStore};
+use crate::store::{Insertion, OrderStore, StoreError};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, Postgres};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -71,6 +74,8 @@ impl OrderWriter {
             max_batch,
             last_published,
             commit_in_doubt: false,
+            connection: None,
+            last_used: Instant::now(),
         };
         let handle = tokio::spawn(task.run(receiver));
         (Self { sender }, handle)
@@ -94,7 +99,16 @@ struct WriterTask {
     last_published: i64,
     /// A commit failed without a clear answer: its orders may be stored though never announced.
     commit_in_doubt: bool,
+    /// The connection batches are written on, kept from one batch to the next so that a busy
+    /// writer does not pay the pool's liveness ping per batch; `None` after a failure.
+    connection: Option<PoolConnection<Postgres>>,
+    /// When `connection` was last used.
+    last_used: Instant,
 }
+
+/// A kept connection idle for longer than this is pinged before use (as the pool does on every
+/// acquire), so one the server dropped meanwhile is replaced instead of failing a batch.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 impl WriterTask {
     async fn run(mut self, mut receiver: mpsc::Receiver<WriteRequest>) {
@@ -110,7 +124,7 @@ impl WriterTask {
             .into_iter()
             .map(|request| (request.order, request.reply))
             .unzip();
-        let insertions = match self.store.insert_batch(&orders).await {
+        let insertions = match self.insert(&orders).await {
             Ok(insertions) => insertions,
             Err(error) => {
                 self.commit_in_doubt = true;
@@ -152,6 +166,27 @@ impl WriterTask {
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(Ok(outcome));
         }
+    }
+
+    /// Stores `orders` on the kept connection (taking one from the pool if there is none).
+    async fn insert(&mut self, orders: &[Order]) -> Result<Vec<Insertion>, StoreError> {
+        if self.last_used.elapsed() > IDLE_CHECK
+            && let Some(connection) = &mut self.connection
+            && connection.ping().await.is_err()
+        {
+            self.connection = None;
+        }
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            None => self.connection.insert(self.store.acquire().await?),
+        };
+        let result = OrderStore::insert_batch_on(connection, orders).await;
+        self.last_used = Instant::now();
+        if result.is_err() {
+            // It may be broken: back to the pool, which checks it before lending it again.
+            self.connection = None;
+        }
+        result
     }
 
     /// After a commit whose outcome was unknown, announces the orders it did store (those with

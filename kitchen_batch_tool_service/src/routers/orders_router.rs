@@ -16,15 +16,16 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast::Receiver;
-use tokio::sync::broadcast::error::RecvError;
-use tokio::time::Instant;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 /// How the event stream behaves.
@@ -94,6 +95,7 @@ async fn order_events(
         last_sent: resume_after.unwrap_or_else(|| state.hub.last_published()),
         pending: VecDeque::from([retry_frame(state.settings.retry_millis)]),
         next_heartbeat: Instant::now() + state.settings.heartbeat,
+        heartbeat_timer: Box::pin(tokio::time::sleep(state.settings.heartbeat)),
         station: query.station.filter(|station| !station.is_empty()),
         receiver,
         closing: false,
@@ -142,16 +144,23 @@ struct EventStream {
     last_sent: i64,
     catching_up: bool,
     pending: VecDeque<Bytes>,
+    /// When a heartbeat is due: `heartbeat` after the last frame sent.
     next_heartbeat: Instant,
+    /// Wakes the stream at or before `next_heartbeat`. It is re-armed only when it fires, not
+    /// per frame, so a busy stream does not touch the timer wheel for every event.
+    heartbeat_timer: Pin<Box<Sleep>>,
     closing: bool,
 }
+
+/// Most live events a stream takes from the broadcast before handing them to the connection.
+const MAX_FRAMES_PER_WRITE: usize = 64;
 
 impl EventStream {
     async fn next_frame(&mut self) -> Option<Bytes> {
         loop {
-            if let Some(frame) = self.pending.pop_front() {
+            if !self.pending.is_empty() {
                 self.next_heartbeat = Instant::now() + self.state.settings.heartbeat;
-                return Some(frame);
+                return Some(self.take_pending());
             }
             if self.closing {
                 return None;
@@ -164,19 +173,58 @@ impl EventStream {
                 biased;
                 () = self.state.shutdown.cancelled() => return None,
                 received = self.receiver.recv() => match received {
-                    Ok(live) => self.push_live(&live),
-                    Err(RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, last_sent = self.last_sent,
-                            "SSE client fell behind; catching up from the database");
-                        self.catching_up = true;
+                    Ok(live) => {
+                        self.push_live(&live);
+                        self.take_ready_live();
                     }
+                    Err(RecvError::Lagged(missed)) => self.lagged(missed),
                     Err(RecvError::Closed) => return None,
                 },
-                () = tokio::time::sleep_until(self.next_heartbeat) => {
-                    self.pending.push_back(heartbeat_frame());
+                () = self.heartbeat_timer.as_mut() => {
+                    let now = Instant::now();
+                    if now >= self.next_heartbeat {
+                        self.pending.push_back(heartbeat_frame());
+                        self.heartbeat_timer.as_mut().reset(now + self.state.settings.heartbeat);
+                    } else {
+                        self.heartbeat_timer.as_mut().reset(self.next_heartbeat);
+                    }
                 }
             }
         }
+    }
+
+    /// Takes the live events already waiting (a commit of several orders publishes them
+    /// together), so that they go out in one chunk and one write rather than one each.
+    fn take_ready_live(&mut self) {
+        while self.pending.len() < MAX_FRAMES_PER_WRITE {
+            match self.receiver.try_recv() {
+                Ok(live) => self.push_live(&live),
+                Err(TryRecvError::Lagged(missed)) => return self.lagged(missed),
+                Err(TryRecvError::Empty | TryRecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn lagged(&mut self, missed: u64) {
+        tracing::warn!(
+            missed,
+            last_sent = self.last_sent,
+            "SSE client fell behind; catching up from the database"
+        );
+        self.catching_up = true;
+    }
+
+    /// The pending frames as one chunk.
+    fn take_pending(&mut self) -> Bytes {
+        if self.pending.len() == 1 {
+            return self.pending.pop_front().expect("one frame is pending");
+        }
+        let length = self.pending.iter().map(Bytes::len).sum();
+        let mut chunk = BytesMut::with_capacity(length);
+        for frame in self.pending.drain(..) {
+            chunk.extend_from_slice(&frame);
+        }
+        chunk.freeze()
     }
 
     fn push_live(&mut self, live: &LiveEvent) {
