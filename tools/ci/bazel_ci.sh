@@ -24,10 +24,11 @@ log() { printf '[bazel-ci +%ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
 nginx_pid=
 fresh_base=
+local_cache_dir=
 cleanup() {
   if [ -n "$fresh_base" ] && [ -d "$fresh_base" ]; then
     "$bazel" --output_base="$fresh_base" shutdown >/dev/null 2>&1 || true
-    rm -rf --one-file-system "$fresh_base" || true
+    rm -rf --one-file-system "$fresh_base" "$fresh_base.build.log" || true
   fi
   if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; fi
 }
@@ -52,7 +53,8 @@ if [ -z "${BAZEL_REMOTE_CACHE:-}" ]; then
     apt-get install -y -qq --no-install-recommends nginx >/dev/null
     [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
   fi
-  dir=${BAZEL_CI_CACHE_DIR:-$cache_base/ci-remote-cache}
+  # Outside /root: nginx's workers (www-data) must reach it.
+  dir=${BAZEL_CI_CACHE_DIR:-/var/cache/orders-monorepo/bazel-remote-cache}
   mkdir -p "$dir/data" "$dir/tmp"
   chown -R www-data "$dir/data" "$dir/tmp"
   port=
@@ -95,21 +97,42 @@ CONF
   curl -fsS -X PUT --data-binary ping "http://127.0.0.1:$port/cas/selftest" >/dev/null
   [ "$(curl -fsS "http://127.0.0.1:$port/cas/selftest")" = ping ]
   export BAZEL_REMOTE_CACHE="http://127.0.0.1:$port"
+  local_cache_dir=$dir
   log "local remote cache: $BAZEL_REMOTE_CACHE (data in $dir/data)"
 else
   log "remote cache from the environment: $BAZEL_REMOTE_CACHE"
 fi
 
 # --- 3. Build, lint and test everything. -------------------------------------------------------
-log "bazel test --config=ci //... (clippy + rustfmt, all tests)"
-"$bazel" test --config=ci //...
-log "build and tests passed"
-
-# --- 4. A fresh output base must get every compile action from the remote cache. ------------
+# CI builds in its own output base, bound to the cache it fills: Bazel uploads only the actions it
+# executes, so an output base that holds results the cache never received (a wiped cache, another
+# cache address) is expunged first, or the proof below would fail for no fault of the cache.
 outroot="$cache_base/output_user_root"
 mkdir -p "$outroot"
+cache_id=$(printf '%s' "$BAZEL_REMOTE_CACHE" | sha256sum | cut -c1-12)
+main_base="$outroot/ci-main-$cache_id"
+if [ -n "$local_cache_dir" ]; then
+  if [ ! -f "$local_cache_dir/data/.cache-id" ]; then
+    cat /proc/sys/kernel/random/uuid >"$local_cache_dir/data/.cache-id"
+  fi
+  cache_id="$cache_id-$(cat "$local_cache_dir/data/.cache-id")"
+fi
+if [ "$(cat "$main_base.cache-id" 2>/dev/null)" != "$cache_id" ] && [ -d "$main_base" ]; then
+  log "the CI output base was filled without this cache: expunging it"
+  "$bazel" --output_base="$main_base" clean --expunge
+fi
+mkdir -p "$main_base"
+echo "$cache_id" >"$main_base.cache-id"
+log "bazel test --config=ci //... (clippy + rustfmt, all tests)"
+"$bazel" --output_base="$main_base" test --config=ci //...
+log "build and tests passed"
+# Free memory for the second server (2 cores, one JVM at a time is enough).
+"$bazel" --output_base="$main_base" shutdown >/dev/null 2>&1 || true
+
+# --- 4. A fresh output base must get every compile action from the remote cache. ------------
 fresh_base=$(mktemp -d "$outroot/ci-fresh-base.XXXXXX")
-exec_log="$fresh_base.exec.json"
+exec_log="$outroot/ci-fresh-build.exec.json"
+rm -f "$exec_log"
 log "bazel build --config=ci //... in the fresh output base $fresh_base"
 "$bazel" --output_base="$fresh_base" build --config=ci //... \
   --execution_log_json_file="$exec_log" 2>&1 | tee "$fresh_base.build.log"
@@ -117,16 +140,15 @@ log "bazel build --config=ci //... in the fresh output base $fresh_base"
 
 # Count, per mnemonic, the spawns that came from the remote cache and those that ran.
 summary=$(awk '
+  # Bazel 7 writes the log as pretty-printed JSON objects, each with two-space-indented fields.
   function flush() {
-    if (mn != "" && cacheable) { total[mn]++; if (hit) hits[mn]++ }
-    mn = ""; hit = 0; cacheable = 1
+    if (seen && cacheable) { total[mn]++; if (hit) hits[mn]++ }
+    seen = 0; mn = "?"; hit = 0; cacheable = 1
   }
-  /^\{/ { flush() }
-  /"mnemonic":/ { s = $0; sub(/.*"mnemonic": *"/, "", s); sub(/".*/, "", s); mn = s }
-  /"remoteCacheHit": *true/ { hit = 1 }
-  /"cacheHit": *true/ { hit = 1 }
-  /"remotable": *false/ { cacheable = 0 }
-  /"cacheable": *false/ { cacheable = 0 }
+  /^  "commandArgs":/ { flush(); seen = 1 }
+  /^  "mnemonic":/ { s = $0; sub(/^  "mnemonic": *"/, "", s); sub(/".*/, "", s); mn = s }
+  /^  "cacheHit": *true/ { hit = 1 }
+  /^  "(remotable|cacheable|remoteCacheable)": *false/ { cacheable = 0 }
   END {
     flush()
     for (m in total) printf "%s %d %d\n", m, hits[m] + 0, total[m]
@@ -136,12 +158,13 @@ grep -E 'processes: ' "$fresh_base.build.log" | tail -1 || true
 compile_total=$(echo "$summary" | awk '$1 ~ /^(Rustc|RustcMetadata|CppCompile|CppLink|CargoBuildScriptRun|GenProtoDescriptorSet|Genrule)$/ { t += $3 } END { print t + 0 }')
 compile_misses=$(echo "$summary" | awk '$1 ~ /^(Rustc|RustcMetadata|CppCompile|CppLink|CargoBuildScriptRun|GenProtoDescriptorSet|Genrule)$/ { m += $3 - $2 } END { print m + 0 }')
 all_misses=$(echo "$summary" | awk '{ m += $3 - $2 } END { print m + 0 }')
-rm -f "$exec_log"
 if [ "$compile_total" -eq 0 ]; then
   echo "FAIL: the fresh build ran no compile action at all: nothing to prove" >&2; exit 1
 fi
 if [ "$compile_misses" -ne 0 ]; then
   echo "FAIL: $compile_misses of $compile_total compile actions in the fresh output base were not remote cache hits" >&2
+  echo "(execution log kept in $exec_log)" >&2
   exit 1
 fi
+rm -f "$exec_log"
 log "remote cache proved: all $compile_total compile actions of the fresh build were remote cache hits ($all_misses other cacheable spawns ran locally)"
