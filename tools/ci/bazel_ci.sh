@@ -40,8 +40,8 @@ log "Bazel environment"
 
 # --- 2. Remote cache. --------------------------------------------------------------------------
 if [ -z "${BAZEL_REMOTE_CACHE:-}" ]; then
-  if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    log "installing nginx (the local remote cache)"
+  if [ ! -x /usr/sbin/nginx ] || ! command -v curl >/dev/null 2>&1; then
+    log "installing nginx (the local remote cache) and curl"
     export DEBIAN_FRONTEND=noninteractive
     # Keep the package from starting its default site on port 80.
     policy_created=0
@@ -50,7 +50,7 @@ if [ -z "${BAZEL_REMOTE_CACHE:-}" ]; then
       policy_created=1
     fi
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends nginx >/dev/null
+    apt-get install -y -qq --no-install-recommends nginx curl ca-certificates >/dev/null
     [ "$policy_created" = 1 ] && rm -f /usr/sbin/policy-rc.d
   fi
   # Outside /root: nginx's workers (www-data) must reach it.
