@@ -26,6 +26,7 @@ use crate::hub::EventHub;
 use crate::routers::orders_router::{EventsState, SseSettings};
 use crate::store::{OrderStore, StoreError};
 use crate::writer::{CommitListener, OrderWriter};
+use axum::serve::ListenerExt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,6 +132,13 @@ pub async fn run(
     let grpc =
         grpc_servers::start_order_server(grpc_listener, handler, cancel.clone().cancelled_owned());
     let http = async {
+        // Without TCP_NODELAY, Nagle's algorithm holds an event written while the previous one
+        // is unacknowledged until the screen's (delayed, up to 40 ms) ACK arrives.
+        let http_listener = http_listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
+            }
+        });
         axum::serve(http_listener, http::app(events))
             .with_graceful_shutdown(cancel.clone().cancelled_owned())
             .await
