@@ -34,6 +34,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# --- 0. crate_universe needs every Cargo workspace member's manifest listed in MODULE.bazel. ---
+members=$(awk '/^members *= *\[/ { on = 1; next } on && /\]/ { on = 0 } on' Cargo.toml |
+  tr -d ' ",' | grep -v '^$' | grep -v '^#' | sort)
+listed=$(grep -o '"//[^"]*:Cargo.toml"' MODULE.bazel | sed 's|"//||; s|:Cargo.toml"||' | grep -v '^$' | sort)
+if [ "$members" != "$listed" ]; then
+  echo "FAIL: MODULE.bazel's crate.from_cargo(manifests = ...) must list exactly the Cargo workspace members:" >&2
+  diff <(echo "$members") <(echo "$listed") | sed 's/^</  missing in MODULE.bazel: /; s/^>/  not a member:           /' | grep ':' >&2
+  exit 1
+fi
+
 # --- 1. Provision (idempotent) and show the Bazel in use. -------------------------------------
 log "Bazel environment"
 "$bazel" --version
