@@ -119,14 +119,23 @@ fi
 # cache address) is expunged first, or the proof below would fail for no fault of the cache.
 outroot="$cache_base/output_user_root"
 mkdir -p "$outroot"
-cache_id=$(printf '%s' "$BAZEL_REMOTE_CACHE" | sha256sum | cut -c1-12)
-main_base="$outroot/ci-main-$cache_id"
 if [ -n "$local_cache_dir" ]; then
   if [ ! -f "$local_cache_dir/data/.cache-id" ]; then
     cat /proc/sys/kernel/random/uuid >"$local_cache_dir/data/.cache-id"
   fi
-  cache_id="$cache_id-$(cat "$local_cache_dir/data/.cache-id")"
+  cache_key=local
+  cache_id=$(cat "$local_cache_dir/data/.cache-id")
+else
+  cache_key=$(printf '%s' "$BAZEL_REMOTE_CACHE" | sha256sum | cut -c1-12)
+  cache_id=$cache_key
 fi
+main_base="$outroot/ci-main-$cache_key"
+# Output bases of other caches: 2-3 GB each, not kept.
+for other in "$outroot"/ci-main-*; do
+  [ -d "$other" ] && [ "$other" != "$main_base" ] || continue
+  "$bazel" --output_base="$other" shutdown >/dev/null 2>&1 || true
+  rm -rf --one-file-system "$other" "$other.cache-id"
+done
 if [ "$(cat "$main_base.cache-id" 2>/dev/null)" != "$cache_id" ] && [ -d "$main_base" ]; then
   log "the CI output base was filled without this cache: expunging it"
   "$bazel" --output_base="$main_base" clean --expunge
