@@ -153,7 +153,7 @@ fresh_base=$(mktemp -d "$outroot/ci-fresh-base.XXXXXX")
 exec_log="$outroot/ci-fresh-build.exec.json"
 rm -f "$exec_log"
 log "bazel build --config=ci //... in the fresh output base $fresh_base"
-"$bazel" --output_base="$fresh_base" build --config=ci //... \
+"$bazel" --output_base="$fresh_base" build --config=ci //... --experimental_convenience_symlinks=ignore \
   --execution_log_json_file="$exec_log" 2>&1 | tee "$fresh_base.build.log"
 "$bazel" --output_base="$fresh_base" shutdown >/dev/null 2>&1 || true
 
