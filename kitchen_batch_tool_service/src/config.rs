@@ -26,6 +26,16 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub database_connect_timeout_secs: u64,
 
+    /// Seconds any one PostgreSQL call may take (`statement_timeout`, and a client-side limit).
+    #[arg(long, env = "DATABASE_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub database_timeout_secs: u64,
+
+    /// This instance's name in the shared database: the console prints the orders received
+    /// under this name. Default: the host name and the gRPC port.
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
     /// Address of the order gRPC server.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50051")]
     pub grpc_addr: SocketAddr,
@@ -39,19 +49,58 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub store_max_batch: u32,
 
+    /// Most transactions storing orders at once (the next batch is written while the previous
+    /// one is flushed).
+    #[arg(long, env = "STORE_WRITERS", default_value_t = 2,
+          value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub store_writers: u32,
+
+    /// Longest wait, in milliseconds, before the event log is read again when no commit was
+    /// heard of (the safety net behind LISTEN/NOTIFY).
+    #[arg(long, env = "TAIL_POLL_MILLIS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(10..=10_000))]
+    pub tail_poll_millis: u64,
+
     /// Longest silence on an event stream before a heartbeat, in seconds.
     #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=15))]
     pub sse_heartbeat_secs: u64,
 
-    /// Events kept in memory for slow screens; one further behind catches up from PostgreSQL.
+    /// Events kept in memory for screens that reconnect or fall behind; one further behind
+    /// catches up from PostgreSQL.
     #[arg(long, env = "SSE_BUFFER", default_value_t = 4096,
           value_parser = clap::value_parser!(u32).range(16..))]
     pub sse_buffer: u32,
 
+    /// Most bytes the events kept in memory may take (a limit alongside `SSE_BUFFER`).
+    #[arg(long, env = "SSE_BUFFER_BYTES", default_value_t = 16 << 20,
+          value_parser = clap::value_parser!(u64).range(65_536..))]
+    pub sse_buffer_bytes: u64,
+
+    /// Seconds a graceful shutdown may take before the process exits anyway.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub shutdown_timeout_secs: u64,
+
     /// Print each new order to stdout.
     #[arg(long, env = "PRINT_ORDERS", default_value_t = true, action = ArgAction::Set)]
     pub print_orders: bool,
+}
+
+impl Config {
+    /// [`Self::instance_id`], or the host name and the gRPC port: stable across restarts on the
+    /// same machine, distinct for two instances on one machine.
+    pub fn instance(&self) -> String {
+        self.instance_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|name| name.trim().to_owned())
+                .filter(|name| !name.is_empty())
+                .or_else(|| std::env::var("HOSTNAME").ok())
+                .unwrap_or_else(|| "kitchen".to_owned());
+            format!("{host}:{}", self.grpc_addr.port())
+        })
+    }
 }
 
 #[cfg(test)]
@@ -72,6 +121,15 @@ mod tests {
         assert_eq!(config.grpc_addr.port(), 6000);
         assert_eq!(config.sse_heartbeat_secs, 15);
         assert!(config.print_orders);
+        assert_eq!(config.store_writers, 2);
+        assert_eq!(config.shutdown_timeout_secs, 10);
+        assert!(
+            config.instance().ends_with(":6000"),
+            "{}",
+            config.instance()
+        );
+        let named = Config::try_parse_from(["kitchen", "--instance-id", "grill-1"]).unwrap();
+        assert_eq!(named.instance(), "grill-1");
     }
 
     #[test]

@@ -2,11 +2,16 @@
 
 use crate::events::OrderEvent;
 use crate::order::Order;
-use crate::writer::CommitListener;
-use std::fmt::Write;
-use std::io::Write as _;
+use crate::store::{OrderStore, PageLimits, StoreError};
+use crate::tail::changed_or_pending;
+use crate::tail::hub::{EventHub, Read};
+use shared_patterns::Backoff;
+use std::fmt::Write as _;
+use std::io::Write;
 use std::sync::Arc;
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_util::sync::CancellationToken;
 
 const HEAVY_RULE: &str =
     "================================================================================";
@@ -15,7 +20,7 @@ const LIGHT_RULE: &str =
 
 /// Formats `order` as the design's console block: the header, then each station in the order it
 /// first appears in the request, with its items in request order.
-pub fn format_order(order: &Order) -> String {
+pub(crate) fn format_order(order: &Order) -> String {
     let mut text = String::with_capacity(512);
     // Writing to a String cannot fail.
     let _ = writeln!(text, "{HEAVY_RULE}");
@@ -48,57 +53,156 @@ fn stations_in_first_seen_order(order: &Order) -> Vec<&str> {
     stations
 }
 
-/// Prints committed orders to stdout on a thread of its own, so a slow terminal or pipe never
-/// slows the write path.
+/// How the console works.
+#[derive(Debug, Clone)]
+pub(crate) struct ConsoleSettings {
+    /// Only the orders this instance received are printed here.
+    pub(crate) instance: String,
+    /// Most bytes of text waiting for the output; the console reads no further meanwhile.
+    pub(crate) buffer_bytes: usize,
+    /// How much one catch-up read from the database may hold.
+    pub(crate) page: PageLimits,
+}
+
+/// Text on its way to the output, with the log position it completes.
+struct Chunk {
+    text: String,
+    through: i64,
+    _room: OwnedSemaphorePermit,
+}
+
+/// Prints, exactly once, every order this instance received: it follows the hub from the
+/// position its console reached before (recorded in PostgreSQL after each write), catching up
+/// from the database when it is behind, so orders committed just before a crash are printed at
+/// the next start. The output is written on a thread of its own, so a slow terminal or pipe
+/// slows only the console, never the write path; the text waiting for it is bounded in bytes.
 ///
-/// When the printer falls `capacity` batches behind, further batches are skipped with a warning:
-/// the console is for people watching, the orders themselves are safe in the database.
-#[derive(Debug)]
-pub struct ConsolePrinter {
-    sender: SyncSender<Vec<Arc<OrderEvent>>>,
-}
-
-impl ConsolePrinter {
-    /// Starts the printing thread.
-    pub fn spawn(capacity: usize) -> Self {
-        let (sender, receiver) = sync_channel::<Vec<Arc<OrderEvent>>>(capacity.max(1));
-        std::thread::Builder::new()
-            .name("console-printer".into())
-            .spawn(move || {
-                let stdout = std::io::stdout();
-                for batch in receiver {
-                    let text: String = batch
-                        .iter()
-                        .map(|event| format_order(&event.order))
-                        .collect();
-                    let mut out = stdout.lock();
-                    if out
-                        .write_all(text.as_bytes())
-                        .and_then(|()| out.flush())
-                        .is_err()
-                    {
-                        break;
-                    }
+/// After `shutdown` fires, it prints what the hub holds up to its position, records it, and
+/// returns (or returns when the output has failed).
+pub(crate) async fn run_console(
+    store: OrderStore,
+    hub: EventHub,
+    settings: ConsoleSettings,
+    output: Box<dyn Write + Send>,
+    shutdown: CancellationToken,
+) -> Result<(), StoreError> {
+    let mut cursor = store
+        .console_cursor(&settings.instance, hub.position())
+        .await?;
+    let (printed, mut printed_watch) = watch::channel(cursor);
+    let (chunks, to_print) = std::sync::mpsc::channel::<Chunk>();
+    let writer = std::thread::Builder::new()
+        .name("console".into())
+        .spawn(move || write_chunks(output, &to_print, &printed))
+        .expect("spawn the console thread");
+    let saver = tokio::spawn({
+        let store = store.clone();
+        let instance = settings.instance.clone();
+        async move {
+            while printed_watch.changed().await.is_ok() {
+                let through = *printed_watch.borrow_and_update();
+                if let Err(error) = store.save_console_cursor(&instance, through).await {
+                    tracing::warn!(%error, "cannot record how far the console printed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                 }
-            })
-            .expect("spawn the console printer thread");
-        Self { sender }
-    }
-}
-
-impl CommitListener for ConsolePrinter {
-    fn on_commit(&self, events: &[Arc<OrderEvent>]) {
-        match self.sender.try_send(events.to_vec()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(batch)) => {
-                for event in batch {
-                    tracing::warn!(order_id = %event.order.order_id, "console behind: order not printed");
-                }
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                tracing::warn!("stdout closed: orders are no longer printed");
             }
         }
+    });
+    let room = Arc::new(Semaphore::new(settings.buffer_bytes));
+    let mut position = hub.watch_position();
+    let mut failures = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        let (events, through) = match hub.read(cursor, 256) {
+            Read::Events(live) => {
+                let through = live.last().map_or(cursor, |live| live.event.id);
+                let events: Vec<OrderEvent> = live
+                    .iter()
+                    .filter(|live| live.event.received_by == settings.instance)
+                    .map(|live| live.event.clone())
+                    .collect();
+                (events, through)
+            }
+            Read::UpToDate if shutdown.is_cancelled() => break,
+            Read::UpToDate => {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = changed_or_pending(&mut position) => {}
+                }
+                continue;
+            }
+            Read::Behind => {
+                let end = hub.position();
+                match store
+                    .events_between(cursor, end, settings.page, Some(&settings.instance))
+                    .await
+                {
+                    Ok(page) => {
+                        failures.reset();
+                        let through = if page.complete {
+                            end
+                        } else {
+                            page.events.last().map_or(end, |event| event.id)
+                        };
+                        (page.events, through)
+                    }
+                    Err(error) if shutdown.is_cancelled() => {
+                        tracing::warn!(%error, "the console stops behind; it catches up at the next start");
+                        break;
+                    }
+                    Err(error) => {
+                        let delay = failures.next_delay();
+                        tracing::warn!(%error, "the console cannot catch up from the database");
+                        tokio::select! {
+                            () = shutdown.cancelled() => {}
+                            () = tokio::time::sleep(delay) => {}
+                        }
+                        continue;
+                    }
+                }
+            }
+        };
+        let text: String = events
+            .iter()
+            .map(|event| format_order(&event.order))
+            .collect();
+        let permits = text.len().clamp(1, settings.buffer_bytes) as u32;
+        let room = Arc::clone(&room)
+            .acquire_many_owned(permits)
+            .await
+            .expect("never closed");
+        if chunks
+            .send(Chunk {
+                text,
+                through,
+                _room: room,
+            })
+            .is_err()
+        {
+            break; // The output failed.
+        }
+        cursor = through;
+    }
+    drop(chunks);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
+    let _ = saver.await;
+    Ok(())
+}
+
+/// The console thread: writes each chunk, then reports how far the output got.
+fn write_chunks(
+    mut output: Box<dyn Write + Send>,
+    chunks: &std::sync::mpsc::Receiver<Chunk>,
+    printed: &watch::Sender<i64>,
+) {
+    for chunk in chunks {
+        if let Err(error) = output
+            .write_all(chunk.text.as_bytes())
+            .and_then(|()| output.flush())
+        {
+            tracing::warn!(%error, "the console output failed: orders are no longer printed");
+            return;
+        }
+        printed.send_replace(chunk.through);
     }
 }
 

@@ -23,9 +23,12 @@ fn start() -> anyhow::Result<()> {
     let config = Config::parse();
     shared_utils::telemetry::init_logging();
     let runtime = tokio::runtime::Runtime::new().context("cannot start the Tokio runtime")?;
-    runtime.block_on(kitchen_batch_tool_service::run(
+    let result = runtime.block_on(kitchen_batch_tool_service::run(
         config,
         shared_utils::shutdown::shutdown_signal(),
-    ))?;
+    ));
+    // The service has stopped within its shutdown bound: nothing left may hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result?;
     Ok(())
 }

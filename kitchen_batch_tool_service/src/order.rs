@@ -4,51 +4,69 @@ use order_service_proto::order_service::v1::OrderRequest;
 use std::fmt;
 
 /// Longest `order_id` and `otter_order_id` accepted, in bytes.
-pub const MAX_ID_LEN: usize = 128;
+pub(crate) const MAX_ID_LEN: usize = 128;
 /// Longest brand, item, station, source or timestamp text accepted, in bytes.
-pub const MAX_TEXT_LEN: usize = 256;
+pub(crate) const MAX_TEXT_LEN: usize = 256;
 /// Most items one order may have.
-pub const MAX_ITEMS: usize = 500;
+pub(crate) const MAX_ITEMS: usize = 500;
 /// Largest quantity one item may have.
-pub const MAX_QUANTITY: i32 = 10_000;
+pub(crate) const MAX_QUANTITY: i32 = 10_000;
 
 /// A valid order, as the kitchen stores, prints and streams it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Order {
+pub(crate) struct Order {
     /// The MongoDB `_id` of the order: unique, the idempotency key.
-    pub order_id: String,
+    pub(crate) order_id: String,
     /// The Otter aggregator's id.
-    pub otter_order_id: String,
+    pub(crate) otter_order_id: String,
     /// The delivery brand.
-    pub brand_name: String,
+    pub(crate) brand_name: String,
     /// Where the order came from, e.g. `mongodb_changestream`.
-    pub source: String,
+    pub(crate) source: String,
     /// When the order was placed, ISO 8601 as sent.
-    pub timestamp: String,
+    pub(crate) timestamp: String,
     /// The items, in request order; never empty.
-    pub items: Vec<OrderLine>,
+    pub(crate) items: Vec<OrderLine>,
+}
+
+impl Order {
+    /// The bytes of text the order holds (ids, names, stations), with four per quantity: what
+    /// bounds in bytes (replay pages, buffers) count.
+    pub(crate) fn payload_bytes(&self) -> usize {
+        let header = self.order_id.len()
+            + self.otter_order_id.len()
+            + self.brand_name.len()
+            + self.source.len()
+            + self.timestamp.len();
+        let items: usize = self
+            .items
+            .iter()
+            .map(|item| item.name.len() + item.station.len() + 4)
+            .sum();
+        header + items
+    }
 }
 
 /// One item of an order, cooked at one station.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OrderLine {
+pub(crate) struct OrderLine {
     /// The food item.
-    pub name: String,
+    pub(crate) name: String,
     /// The kitchen station that cooks it.
-    pub station: String,
+    pub(crate) station: String,
     /// How many; at least 1.
-    pub quantity: i32,
+    pub(crate) quantity: i32,
 }
 
 /// Why a request is not a valid order: the field (as a path such as `order_items[2].quantity`)
 /// and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field} {problem}")]
-pub struct ValidationError {
+pub(crate) struct ValidationError {
     /// The offending field.
-    pub field: String,
+    pub(crate) field: String,
     /// What is wrong with it.
-    pub problem: String,
+    pub(crate) problem: String,
 }
 
 impl ValidationError {
@@ -61,7 +79,7 @@ impl ValidationError {
 }
 
 /// Checks `request` and turns it into an [`Order`], or names the first field that is wrong.
-pub fn validate(request: OrderRequest) -> Result<Order, ValidationError> {
+pub(crate) fn validate(request: OrderRequest) -> Result<Order, ValidationError> {
     require_non_empty("order_id", &request.order_id)?;
     limit_len("order_id", &request.order_id, MAX_ID_LEN)?;
     limit_len("otter_order_id", &request.otter_order_id, MAX_ID_LEN)?;
@@ -126,14 +144,28 @@ fn require_non_empty(field: impl fmt::Display, value: &str) -> Result<(), Valida
     }
 }
 
+/// Checks the length of a text field and that it holds no control character: PostgreSQL's `text`
+/// cannot store NUL, and the others (escape sequences, bells) have no place on a kitchen screen
+/// or console. Tabs are the one exception, harmless in a name.
 fn limit_len(field: impl fmt::Display, value: &str, max: usize) -> Result<(), ValidationError> {
     if value.len() > max {
-        Err(ValidationError::new(
+        return Err(ValidationError::new(
             field,
             format!("must be at most {max} bytes (got {})", value.len()),
-        ))
-    } else {
-        Ok(())
+        ));
+    }
+    match value
+        .char_indices()
+        .find(|(_, character)| character.is_control() && *character != '\t')
+    {
+        Some((offset, character)) => Err(ValidationError::new(
+            field,
+            format!(
+                "must not contain control characters (found U+{:04X} at byte {offset})",
+                u32::from(character)
+            ),
+        )),
+        None => Ok(()),
     }
 }
 
@@ -232,6 +264,34 @@ pub(crate) mod tests {
             request.order_items = vec![item; MAX_ITEMS + 1];
         });
         assert_eq!(error.field, "order_items");
+    }
+
+    #[test]
+    fn control_characters_are_rejected_in_every_text_field() {
+        let error = rejection(|request| request.order_items[1].item_name = "Caesar\0Salad".into());
+        assert_eq!(
+            error.to_string(),
+            "order_items[1].item_name must not contain control characters (found U+0000 at byte 6)"
+        );
+        let error = rejection(|request| request.brand_name = "Desayuna\u{1b}[31m".into());
+        assert_eq!(error.field, "brand_name");
+        let error = rejection(|request| request.order_id = "id\n".into());
+        assert_eq!(error.field, "order_id");
+        let error = rejection(|request| request.order_items[0].station_name = "Grill\u{7f}".into());
+        assert_eq!(error.field, "order_items[0].station_name");
+        let error = rejection(|request| request.otter_order_id = "\r".into());
+        assert_eq!(error.field, "otter_order_id");
+        let error = rejection(|request| request.source = "x\u{85}".into());
+        assert_eq!(error.field, "source");
+        let error = rejection(|request| request.timestamp = "2025\u{0}".into());
+        assert_eq!(error.field, "timestamp");
+    }
+
+    #[test]
+    fn tabs_and_non_ascii_text_are_accepted() {
+        let mut request = sample_request();
+        request.brand_name = "Café\tLa Niña 🍳".into();
+        assert!(validate(request).is_ok());
     }
 
     #[test]

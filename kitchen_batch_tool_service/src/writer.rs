@@ -1,36 +1,37 @@
-//! Group commit: one task stores the orders that arrive together in one transaction, then hands
-//! the committed orders, in event-id order, to a [`CommitListener`].
+//! Group commit with pipelining: the orders that arrive together are stored in one transaction,
+//! and up to `connections` transactions are in flight at once, so the next batch is written
+//! while the previous one waits for its WAL flush.
 //!
-//! One writer means commits happen in event-id order, so listeners (the console and the SSE
-//! broadcast) see events in sequence order. That is what lets an SSE client drop duplicates by
-//! id without ever dropping an event it has not seen.
+//! The writer only stores and answers. Screens and the console are fed by the tailer from what
+//! is committed (see `tail`), so an order whose commit outcome is unknown to the writer is still
+//! shown if it was stored, and an answer never depends on anything but the commit.
 
-use crate::events::OrderEvent;
+use crate::health::Component;
 use crate::order::Order;
 use crate::store::{Insertion, OrderStore, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
 
 /// What storing one order did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StoreOutcome {
+pub(crate) enum StoreOutcome {
     /// Stored (and committed) now, at this event id.
-    Stored {
-        /// The order's event id.
-        event_id: i64,
-    },
+    Stored { event_id: i64 },
     /// An order with the same `order_id` was stored before.
     AlreadyReceived,
 }
 
 /// Why an order was not stored.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WriteError {
-    /// The database failed; the order may be sent again.
+pub(crate) enum WriteError {
+    /// PostgreSQL refused this order's data; sending it again cannot succeed.
+    #[error("the order cannot be stored: {0}")]
+    Refused(String),
+    /// The database failed; the order may or may not be stored, and may be sent again.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
     /// The writer has shut down.
@@ -38,11 +39,15 @@ pub enum WriteError {
     Stopped,
 }
 
-/// Told about every committed batch of new orders, in event-id order, before their senders get
-/// their answers. Must not block: it runs on the write path.
-pub trait CommitListener: Send + Sync + 'static {
-    /// Called once per committed batch with its new orders (never with duplicates).
-    fn on_commit(&self, events: &[Arc<OrderEvent>]);
+/// How the writer works.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterSettings {
+    /// Most orders per transaction.
+    pub(crate) max_batch: usize,
+    /// Most transactions in flight at once.
+    pub(crate) connections: usize,
+    /// This instance's name, stored with each order it receives.
+    pub(crate) instance: String,
 }
 
 struct WriteRequest {
@@ -52,37 +57,43 @@ struct WriteRequest {
 
 /// The handle through which handlers store orders; cheap to clone.
 #[derive(Clone, Debug)]
-pub struct OrderWriter {
+pub(crate) struct OrderWriter {
     sender: mpsc::Sender<WriteRequest>,
 }
 
+/// Counts the writer's commits; the tailer and the notifier wait for it to change.
+pub(crate) type CommitCounter = watch::Sender<u64>;
+
 impl OrderWriter {
-    /// Starts the writer task. It stores at most `max_batch` orders per transaction and treats
-    /// everything up to `last_published` (the highest event id already stored at start-up) as
-    /// already announced. The task ends when every handle is dropped.
-    pub fn spawn(
+    /// Starts the writer's tasks, which end when every handle is dropped and the queue is empty.
+    pub(crate) fn spawn(
         store: OrderStore,
-        listener: Arc<dyn CommitListener>,
-        max_batch: usize,
-        last_published: i64,
-    ) -> (Self, JoinHandle<()>) {
-        let max_batch = max_batch.max(1);
+        settings: WriterSettings,
+        commits: Arc<CommitCounter>,
+        health: WriterHealth,
+    ) -> (Self, JoinSet<()>) {
+        let max_batch = settings.max_batch.clamp(1, crate::store::MAX_BATCH);
         let (sender, receiver) = mpsc::channel(max_batch * 4);
-        let task = WriterTask {
-            store,
-            listener,
-            max_batch,
-            last_published,
-            commit_in_doubt: false,
-            connection: None,
-            last_used: Instant::now(),
-        };
-        let handle = tokio::spawn(task.run(receiver));
-        (Self { sender }, handle)
+        let receiver = Arc::new(Mutex::new(receiver));
+        let instance: Arc<str> = settings.instance.into();
+        let mut tasks = JoinSet::new();
+        for _ in 0..settings.connections.max(1) {
+            let worker = Worker {
+                store: store.clone(),
+                instance: Arc::clone(&instance),
+                commits: Arc::clone(&commits),
+                database: health.database.clone(),
+                _panic_guard: PanicGuard(health.writer.clone()),
+                connection: None,
+                last_used: Instant::now(),
+            };
+            tasks.spawn(worker.run(Arc::clone(&receiver), max_batch));
+        }
+        (Self { sender }, tasks)
     }
 
     /// Stores `order` and waits for its commit.
-    pub async fn write(&self, order: Order) -> Result<StoreOutcome, WriteError> {
+    pub(crate) async fn write(&self, order: Order) -> Result<StoreOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
         self.sender
             .send(WriteRequest { order, reply })
@@ -92,17 +103,35 @@ impl OrderWriter {
     }
 }
 
-struct WriterTask {
+/// Where the writer reports: database failures, and its own end if a worker panics.
+#[derive(Debug, Clone)]
+pub(crate) struct WriterHealth {
+    pub(crate) database: Component,
+    pub(crate) writer: Component,
+}
+
+/// Reports the writer stopped when a worker unwinds from a panic.
+struct PanicGuard(Component);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .stopped("a writer task panicked; restart the service".into());
+        }
+    }
+}
+
+/// One transaction at a time, on a connection of its own.
+struct Worker {
+    _panic_guard: PanicGuard,
     store: OrderStore,
-    listener: Arc<dyn CommitListener>,
-    max_batch: usize,
-    last_published: i64,
-    /// A commit failed without a clear answer: its orders may be stored though never announced.
-    commit_in_doubt: bool,
-    /// The connection batches are written on, kept from one batch to the next so that a busy
-    /// writer does not pay the pool's liveness ping per batch; `None` after a failure.
+    instance: Arc<str>,
+    commits: Arc<CommitCounter>,
+    database: Component,
+    /// Kept from one batch to the next, so that a busy writer does not pay the pool's liveness
+    /// ping per batch; `None` after a failure.
     connection: Option<PoolConnection<Postgres>>,
-    /// When `connection` was last used.
     last_used: Instant,
 }
 
@@ -110,13 +139,17 @@ struct WriterTask {
 /// acquire), so one the server dropped meanwhile is replaced instead of failing a batch.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
-impl WriterTask {
-    async fn run(mut self, mut receiver: mpsc::Receiver<WriteRequest>) {
-        let mut batch = Vec::with_capacity(self.max_batch);
-        while receiver.recv_many(&mut batch, self.max_batch).await > 0 {
+impl Worker {
+    async fn run(mut self, queue: Arc<Mutex<mpsc::Receiver<WriteRequest>>>, max_batch: usize) {
+        let mut batch = Vec::with_capacity(max_batch);
+        loop {
+            // The worker that holds the queue takes everything waiting; the others are writing.
+            let received = queue.lock().await.recv_many(&mut batch, max_batch).await;
+            if received == 0 {
+                break;
+            }
             self.write_batch(std::mem::take(&mut batch)).await;
         }
-        tracing::info!("order writer stopped");
     }
 
     async fn write_batch(&mut self, batch: Vec<WriteRequest>) {
@@ -124,98 +157,200 @@ impl WriterTask {
             .into_iter()
             .map(|request| (request.order, request.reply))
             .unzip();
-        let insertions = match self.insert(&orders).await {
-            Ok(insertions) => insertions,
-            Err(error) => {
-                self.commit_in_doubt = true;
-                tracing::error!(%error, orders = orders.len(), "storing a batch failed");
-                for (order, reply) in orders.iter().zip(replies) {
-                    tracing::warn!(order_id = %order.order_id, "order not stored");
-                    let _ = reply.send(Err(WriteError::Unavailable(error.to_string())));
-                }
-                return;
-            }
-        };
-        let first_new = insertions.iter().find_map(|insertion| match insertion {
-            Insertion::New(event_id) => Some(*event_id),
-            Insertion::Duplicate => None,
-        });
-        if self.commit_in_doubt {
-            self.announce_orders_committed_in_doubt(first_new.unwrap_or(i64::MAX))
-                .await;
+        let outcomes = self.store_isolating_refusals(&orders).await;
+        if outcomes.iter().any(Result::is_ok) {
+            self.commits.send_modify(|count| *count += 1);
         }
-        let mut events = Vec::new();
-        let mut outcomes = Vec::with_capacity(orders.len());
-        for (order, insertion) in orders.into_iter().zip(insertions) {
-            match insertion {
-                Insertion::New(event_id) => {
-                    outcomes.push(StoreOutcome::Stored { event_id });
-                    events.push(Arc::new(OrderEvent {
-                        id: event_id,
-                        order,
-                    }));
+        for ((order, reply), outcome) in orders.iter().zip(replies).zip(outcomes) {
+            match &outcome {
+                Ok(StoreOutcome::Stored { event_id }) => {
+                    tracing::debug!(order_id = %order.order_id, event_id, "order stored");
                 }
-                Insertion::Duplicate => {
+                Ok(StoreOutcome::AlreadyReceived) => {
                     tracing::info!(order_id = %order.order_id, "order already received");
-                    outcomes.push(StoreOutcome::AlreadyReceived);
+                }
+                Err(error) => {
+                    tracing::warn!(order_id = %order.order_id, %error, "order not stored")
+                }
+            }
+            let _ = reply.send(outcome);
+        }
+    }
+
+    /// Stores `orders`; when PostgreSQL refuses the data of the batch, splits it in halves until
+    /// the refused orders are alone, so that one bad order never fails the others.
+    async fn store_isolating_refusals(
+        &mut self,
+        orders: &[Order],
+    ) -> Vec<Result<StoreOutcome, WriteError>> {
+        let mut outcomes: Vec<Option<Result<StoreOutcome, WriteError>>> = vec![None; orders.len()];
+        let mut pending = Vec::with_capacity(1);
+        pending.push(0..orders.len());
+        while let Some(range) = pending.pop() {
+            match self.insert(&orders[range.clone()]).await {
+                Ok(insertions) => {
+                    self.database.healthy();
+                    for (slot, insertion) in outcomes[range].iter_mut().zip(insertions) {
+                        *slot = Some(Ok(match insertion {
+                            Insertion::New(event_id) => StoreOutcome::Stored { event_id },
+                            Insertion::Duplicate => StoreOutcome::AlreadyReceived,
+                        }));
+                    }
+                }
+                Err(error) if error.is_refusal() && range.len() > 1 => {
+                    let middle = range.start + range.len() / 2;
+                    pending.push(middle..range.end);
+                    pending.push(range.start..middle);
+                }
+                Err(error) if error.is_refusal() => {
+                    outcomes[range.start] = Some(Err(WriteError::Refused(error.to_string())));
+                }
+                Err(error) => {
+                    tracing::error!(%error, orders = range.len(), "storing a batch failed");
+                    self.database
+                        .failing(format!("storing orders failed: {error}"));
+                    let error = WriteError::Unavailable(error.to_string());
+                    for slot in &mut outcomes[range] {
+                        *slot = Some(Err(error.clone()));
+                    }
                 }
             }
         }
-        events.sort_by_key(|event| event.id);
-        self.announce(&events);
-        for (reply, outcome) in replies.into_iter().zip(outcomes) {
-            let _ = reply.send(Ok(outcome));
-        }
+        outcomes
+            .into_iter()
+            .map(|outcome| outcome.expect("every order has an outcome"))
+            .collect()
     }
 
     /// Stores `orders` on the kept connection (taking one from the pool if there is none).
     async fn insert(&mut self, orders: &[Order]) -> Result<Vec<Insertion>, StoreError> {
         if self.last_used.elapsed() > IDLE_CHECK
             && let Some(connection) = &mut self.connection
-            && connection.ping().await.is_err()
+            && self
+                .store
+                .timed(async { Ok(connection.ping().await?) })
+                .await
+                .is_err()
         {
-            self.connection = None;
+            self.discard_connection();
         }
         let connection = match &mut self.connection {
             Some(connection) => connection,
             None => self.connection.insert(self.store.acquire().await?),
         };
-        let result = OrderStore::insert_batch_on(connection, orders).await;
+        let result = self
+            .store
+            .insert_batch(connection, orders, &self.instance)
+            .await;
         self.last_used = Instant::now();
-        if result.is_err() {
-            // It may be broken: back to the pool, which checks it before lending it again.
-            self.connection = None;
+        if matches!(&result, Err(error) if !error.is_refusal()) {
+            self.discard_connection();
         }
         result
     }
 
-    /// After a commit whose outcome was unknown, announces the orders it did store (those with
-    /// event ids between the last announced one and `before`), so none is stored but never shown.
-    async fn announce_orders_committed_in_doubt(&mut self, before: i64) {
-        match self
-            .store
-            .events_between(self.last_published, before, i64::MAX)
-            .await
-        {
-            Ok(events) => {
-                let events: Vec<_> = events.into_iter().map(Arc::new).collect();
-                if !events.is_empty() {
-                    tracing::warn!(
-                        orders = events.len(),
-                        "announcing orders whose commit was in doubt"
-                    );
-                }
-                self.announce(&events);
-                self.commit_in_doubt = false;
-            }
-            Err(error) => tracing::error!(%error, "cannot look up orders committed in doubt"),
+    /// Closes the kept connection rather than returning it to the pool: after a timeout it may
+    /// still be in the middle of a statement.
+    fn discard_connection(&mut self) {
+        if let Some(connection) = self.connection.take() {
+            drop(connection.detach());
         }
     }
+}
 
-    fn announce(&mut self, events: &[Arc<OrderEvent>]) {
-        if let Some(last) = events.last() {
-            self.last_published = last.id;
-            self.listener.on_commit(events);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Component;
+    use crate::store::tests::test_store;
+    use test_support::fixtures::numbered_order;
+
+    fn order(id: &str) -> Order {
+        crate::order::validate(numbered_order(id)).unwrap()
+    }
+
+    fn spawn_writer(store: &OrderStore, connections: usize) -> (OrderWriter, JoinSet<()>) {
+        OrderWriter::spawn(
+            store.clone(),
+            WriterSettings {
+                max_batch: 256,
+                connections,
+                instance: "k1".into(),
+            },
+            Arc::new(watch::Sender::new(0)),
+            WriterHealth {
+                database: Component::new("database"),
+                writer: Component::new("writer"),
+            },
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn one_refused_order_fails_alone_and_the_rest_of_its_batch_is_stored() {
+        let (_server, store) = test_store().await;
+        let (writer, _tasks) = spawn_writer(&store, 1);
+        let mut orders: Vec<Order> = (0..20).map(|n| order(&format!("ok-{n}"))).collect();
+        orders[7].items[0].name = "Caesar\0Salad".into();
+        // Sent together, so that they share batches.
+        let outcomes =
+            futures::future::join_all(orders.into_iter().map(|order| writer.write(order))).await;
+        for (index, outcome) in outcomes.iter().enumerate() {
+            if index == 7 {
+                assert!(
+                    matches!(outcome, Err(WriteError::Refused(_))),
+                    "{outcome:?}"
+                );
+            } else {
+                assert!(
+                    matches!(outcome, Ok(StoreOutcome::Stored { .. })),
+                    "{index}: {outcome:?}"
+                );
+            }
         }
+        let page = store
+            .events_between(
+                0,
+                i64::MAX,
+                crate::store::PageLimits {
+                    events: 100,
+                    bytes: 1 << 20,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.events.len(), 19);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn concurrent_transactions_store_each_order_once() {
+        let (_server, store) = test_store().await;
+        let (writer, _tasks) = spawn_writer(&store, 3);
+        // Every order sent twice at once, so that repeats land in concurrent transactions.
+        let ids: Vec<String> = (0..300).map(|n| format!("o-{}", n % 150)).collect();
+        let outcomes =
+            futures::future::join_all(ids.iter().map(|id| writer.write(order(id)))).await;
+        let stored = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, Ok(StoreOutcome::Stored { .. })))
+            .count();
+        let repeats = outcomes
+            .iter()
+            .filter(|outcome| matches!(outcome, Ok(StoreOutcome::AlreadyReceived)))
+            .count();
+        assert_eq!((stored, repeats), (150, 150), "{outcomes:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_writer_stops_when_every_handle_is_dropped() {
+        let (_server, store) = test_store().await;
+        let (writer, mut tasks) = spawn_writer(&store, 2);
+        writer.write(order("last")).await.unwrap();
+        drop(writer);
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await
+        .expect("the workers end");
     }
 }

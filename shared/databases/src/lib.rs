@@ -7,4 +7,4 @@ pub mod mongo_initialization;
 pub mod postgres;
 
 pub use mongo_initialization::{MongoError, initialize_mongo};
-pub use postgres::{PostgresError, connect_postgres};
+pub use postgres::{PostgresError, PostgresSettings, connect_postgres};

@@ -21,14 +21,26 @@ pub enum PostgresError {
     },
 }
 
-/// Opens a pool of at most `max_connections` to `url` and checks it with one connection, waiting
-/// at most `connect_timeout` for it.
+/// How a pool connects and how long its statements may run.
+#[derive(Debug, Clone, Copy)]
+pub struct PostgresSettings {
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// The longest wait for a connection, at start-up and whenever one is taken from the pool.
+    pub connect_timeout: Duration,
+    /// The server-side `statement_timeout` of every connection, if any.
+    pub statement_timeout: Option<Duration>,
+}
+
+/// Opens a pool to `url` and checks it with one connection.
 pub async fn connect_postgres(
     url: &str,
-    max_connections: u32,
-    connect_timeout: Duration,
+    settings: PostgresSettings,
 ) -> Result<PgPool, PostgresError> {
-    let options = PgConnectOptions::from_str(url).map_err(PostgresError::InvalidUrl)?;
+    let mut options = PgConnectOptions::from_str(url).map_err(PostgresError::InvalidUrl)?;
+    if let Some(timeout) = settings.statement_timeout {
+        options = options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
+    }
     let target = format!(
         "{}:{}/{}",
         options.get_host(),
@@ -36,8 +48,8 @@ pub async fn connect_postgres(
         options.get_database().unwrap_or("")
     );
     let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(connect_timeout)
+        .max_connections(settings.max_connections)
+        .acquire_timeout(settings.connect_timeout)
         .connect_with(options)
         .await
         .map_err(|source| PostgresError::Unreachable {

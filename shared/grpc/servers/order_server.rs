@@ -7,6 +7,7 @@ use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::{Request, Response, Status};
 
@@ -87,29 +88,51 @@ pub enum ServerError {
 }
 
 /// The tonic router serving the order service and the standard gRPC health service, for callers
-/// that add more services before serving.
-pub async fn order_server_router<H: OrderHandler>(handler: Arc<H>) -> Router {
+/// that add more services before serving. The health service reports the order service
+/// `SERVING` while `serving` holds true and `NOT_SERVING` otherwise.
+pub fn order_server_router<H: OrderHandler>(
+    handler: Arc<H>,
+    mut serving: watch::Receiver<bool>,
+) -> Router {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter
-        .set_serving::<OrderServiceServer<OrderServer<H>>>()
-        .await;
+    tokio::spawn(async move {
+        loop {
+            let now_serving = *serving.borrow_and_update();
+            if now_serving {
+                health_reporter
+                    .set_serving::<OrderServiceServer<OrderServer<H>>>()
+                    .await;
+            } else {
+                health_reporter
+                    .set_not_serving::<OrderServiceServer<OrderServer<H>>>()
+                    .await;
+            }
+            if serving.changed().await.is_err() {
+                // The owner is gone: the service is stopping.
+                health_reporter
+                    .set_not_serving::<OrderServiceServer<OrderServer<H>>>()
+                    .await;
+                return;
+            }
+        }
+    });
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(OrderServiceServer::new(OrderServer::new(handler)))
 }
 
-/// Serves the order service (and gRPC health) on `listener` until `shutdown` completes; requests
-/// already in progress are allowed to finish.
+/// Serves the order service (and gRPC health, following `serving`) on `listener` until
+/// `shutdown` completes; requests already in progress are allowed to finish.
 pub async fn start_order_server<H: OrderHandler>(
     listener: TcpListener,
     handler: Arc<H>,
+    serving: watch::Receiver<bool>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
     let address = listener.local_addr().ok();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     tracing::info!(?address, "order gRPC server listening");
-    order_server_router(handler)
-        .await
+    order_server_router(handler, serving)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

@@ -105,6 +105,11 @@ impl HealthWatch {
         self.receiver.borrow().clone()
     }
 
+    /// Waits until the state changes. Returns false, at once, when the reporter is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.receiver.changed().await.is_ok()
+    }
+
     /// Waits until the state satisfies `accept`, and returns it. Returns `None` if the reporter
     /// is gone and the last state does not satisfy it.
     pub async fn wait_for(

@@ -3,6 +3,7 @@
 //! Nothing here is a mock: [`PostgresServer`] runs `initdb` and `pg_ctl` on a free port in a
 //! temporary folder, [`ServiceProcess`] runs a service's real binary.
 
+pub mod fixtures;
 pub mod net;
 pub mod postgres;
 pub mod process;

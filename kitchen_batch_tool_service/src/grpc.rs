@@ -1,26 +1,25 @@
-//! The kitchen's `OrderHandler`: validate, then store (which prints and publishes in commit
-//! order, see [`crate::writer`]), then answer.
+//! The kitchen's `OrderHandler`: validate, store, answer once committed.
 
 use crate::order::validate;
-use crate::writer::{OrderWriter, StoreOutcome};
+use crate::writer::{OrderWriter, StoreOutcome, WriteError};
 use grpc_servers::{HandlerError, OrderHandler};
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
 use shared_utils::time::now_iso8601;
 
 /// The answer's message for a new order.
-pub const RECEIVED_MESSAGE: &str = "Order received";
+const RECEIVED_MESSAGE: &str = "Order received";
 /// The answer's message for an order received before.
-pub const ALREADY_RECEIVED_MESSAGE: &str = "Order already received; not processed again";
+const ALREADY_RECEIVED_MESSAGE: &str = "Order already received; not processed again";
 
-/// Handles `SendOrder` for the kitchen.
+/// Handles `SendOrder` for the kitchen. Screens and the console learn of the order from the
+/// event log, not from here.
 #[derive(Debug, Clone)]
-pub struct KitchenOrderHandler {
+pub(crate) struct KitchenOrderHandler {
     writer: OrderWriter,
 }
 
 impl KitchenOrderHandler {
-    /// A handler that stores orders through `writer`.
-    pub fn new(writer: OrderWriter) -> Self {
+    pub(crate) fn new(writer: OrderWriter) -> Self {
         Self { writer }
     }
 }
@@ -31,12 +30,14 @@ impl OrderHandler for KitchenOrderHandler {
             validate(request).map_err(|error| HandlerError::InvalidArgument(error.to_string()))?;
         let order_id = order.order_id.clone();
         let message = match self.writer.write(order).await {
-            Ok(StoreOutcome::Stored { event_id }) => {
-                tracing::debug!(order_id = %order_id, event_id, "order stored");
-                RECEIVED_MESSAGE
-            }
+            Ok(StoreOutcome::Stored { .. }) => RECEIVED_MESSAGE,
             Ok(StoreOutcome::AlreadyReceived) => ALREADY_RECEIVED_MESSAGE,
-            Err(error) => return Err(HandlerError::Unavailable(error.to_string())),
+            Err(error @ WriteError::Refused(_)) => {
+                return Err(HandlerError::InvalidArgument(error.to_string()));
+            }
+            Err(error @ (WriteError::Unavailable(_) | WriteError::Stopped)) => {
+                return Err(HandlerError::Unavailable(error.to_string()));
+            }
         };
         Ok(OrderResponse {
             success: true,

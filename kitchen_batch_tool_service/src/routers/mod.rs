@@ -1,3 +1,0 @@
-//! HTTP routers.
-
-pub mod orders_router;

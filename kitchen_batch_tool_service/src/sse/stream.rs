@@ -1,0 +1,173 @@
+//! One screen's stream: frames from the hub, or from PostgreSQL while catching up.
+
+use super::EventsState;
+use super::frame::{heartbeat_frame, order_frame, reset_frame, retry_frame};
+use crate::tail::changed_or_pending;
+use crate::tail::hub::Read;
+use bytes::{Bytes, BytesMut};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+/// Where a connection starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Start {
+    /// With the next new event.
+    Live,
+    /// After this event id.
+    After(i64),
+    /// The screen's id is beyond the log: tell it, then go on live.
+    Reset { requested: i64 },
+}
+
+/// Most events a stream takes at once before handing them to the connection as one chunk.
+const MAX_EVENTS_PER_WRITE: usize = 64;
+
+pub(super) struct EventStream {
+    state: EventsState,
+    station: Option<String>,
+    /// Every event up to here has been sent (or filtered out).
+    cursor: i64,
+    /// While catching up from the database: up to where.
+    catching_up_through: Option<i64>,
+    position: watch::Receiver<i64>,
+    pending: VecDeque<Bytes>,
+    /// When a heartbeat is due: `heartbeat` after the last frame sent.
+    next_heartbeat: Instant,
+    /// Wakes the stream at or before `next_heartbeat`. It is re-armed only when it fires, not
+    /// per frame, so a busy stream does not touch the timer wheel for every event.
+    heartbeat_timer: Pin<Box<Sleep>>,
+    closing: bool,
+}
+
+impl EventStream {
+    pub(super) fn new(state: EventsState, start: Start, station: Option<String>) -> Self {
+        let live_from = state.hub.position();
+        let mut pending = VecDeque::from([retry_frame(state.settings.retry_millis)]);
+        let cursor = match start {
+            Start::Live => live_from,
+            Start::After(after) => after,
+            Start::Reset { requested } => {
+                tracing::warn!(
+                    last_event_id = requested,
+                    continues_after = live_from,
+                    "a screen's Last-Event-ID is beyond the log; telling it to reset"
+                );
+                pending.push_back(reset_frame(requested, live_from));
+                live_from
+            }
+        };
+        let heartbeat = state.settings.heartbeat;
+        Self {
+            position: state.hub.watch_position(),
+            state,
+            station,
+            cursor,
+            catching_up_through: None,
+            pending,
+            next_heartbeat: Instant::now() + heartbeat,
+            heartbeat_timer: Box::pin(tokio::time::sleep(heartbeat)),
+            closing: false,
+        }
+    }
+
+    pub(super) async fn next_frame(&mut self) -> Option<Bytes> {
+        loop {
+            if !self.pending.is_empty() {
+                self.next_heartbeat = Instant::now() + self.state.settings.heartbeat;
+                return Some(self.take_pending());
+            }
+            if self.closing || self.state.shutdown.is_cancelled() {
+                return None;
+            }
+            if let Some(through) = self.catching_up_through {
+                let shutdown = self.state.shutdown.clone();
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => return None,
+                    () = self.replay_page(through) => {}
+                }
+                continue;
+            }
+            match self.state.hub.read(self.cursor, MAX_EVENTS_PER_WRITE) {
+                Read::Events(events) => {
+                    for live in events {
+                        self.cursor = live.event.id;
+                        let frame = match &self.station {
+                            None => Some(live.frame.clone()),
+                            Some(station) => order_frame(&live.event, Some(station)),
+                        };
+                        self.pending.extend(frame);
+                    }
+                    continue;
+                }
+                Read::Behind => {
+                    tracing::info!(
+                        cursor = self.cursor,
+                        "a screen is behind the in-memory window; catching up from the database"
+                    );
+                    self.catching_up_through = Some(self.state.hub.position());
+                    continue;
+                }
+                Read::UpToDate => {}
+            }
+            tokio::select! {
+                biased;
+                () = self.state.shutdown.cancelled() => return None,
+                () = changed_or_pending(&mut self.position) => {}
+                () = self.heartbeat_timer.as_mut() => {
+                    let now = Instant::now();
+                    if now >= self.next_heartbeat {
+                        self.pending.push_back(heartbeat_frame());
+                        self.heartbeat_timer.as_mut().reset(now + self.state.settings.heartbeat);
+                    } else {
+                        self.heartbeat_timer.as_mut().reset(self.next_heartbeat);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The pending frames as one chunk.
+    fn take_pending(&mut self) -> Bytes {
+        if self.pending.len() == 1 {
+            return self.pending.pop_front().expect("one frame is pending");
+        }
+        let length = self.pending.iter().map(Bytes::len).sum();
+        let mut chunk = BytesMut::with_capacity(length);
+        for frame in self.pending.drain(..) {
+            chunk.extend_from_slice(&frame);
+        }
+        chunk.freeze()
+    }
+
+    async fn replay_page(&mut self, through: i64) {
+        let page = self.state.settings.replay_page;
+        match self
+            .state
+            .store
+            .events_between(self.cursor, through, page, None)
+            .await
+        {
+            Ok(page) => {
+                for event in &page.events {
+                    self.cursor = event.id;
+                    self.pending
+                        .extend(order_frame(event, self.station.as_deref()));
+                }
+                if page.complete {
+                    self.cursor = self.cursor.max(through);
+                    self.catching_up_through = None;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, cursor = self.cursor,
+                    "SSE replay failed; closing the stream with a retry hint");
+                self.pending
+                    .push_back(retry_frame(self.state.settings.retry_millis));
+                self.closing = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Reading the event log: the tailer's pages (only what is final) and replays (below a position
+//! the tailer already passed), in pages bounded in rows and in bytes.
+
+use super::{OrderStore, StoreError};
+use crate::events::OrderEvent;
+use crate::order::{Order, OrderLine};
+
+/// How much one page may hold. The first event of a page is always included, whatever its size,
+/// so that a page always moves forward.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PageLimits {
+    /// Most events.
+    pub(crate) events: i64,
+    /// Most bytes of order text (`orders.payload_bytes`), the first event excepted.
+    pub(crate) bytes: i64,
+}
+
+/// One page of events, in event-id order.
+#[derive(Debug, Default)]
+pub(crate) struct EventPage {
+    pub(crate) events: Vec<OrderEvent>,
+    /// Whether the page reached the end of what was asked for (no later event is left).
+    pub(crate) complete: bool,
+    /// Only for the tailer: committed events exist beyond the page that are not final yet,
+    /// because an older transaction is still running.
+    pub(crate) held_back: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    event_id: i64,
+    order_id: String,
+    otter_order_id: String,
+    brand_name: String,
+    source: String,
+    order_timestamp: String,
+    received_by: String,
+    item_names: Vec<String>,
+    item_stations: Vec<String>,
+    item_quantities: Vec<i32>,
+    /// Rows of the page before the byte limit cut it.
+    page_rows: i64,
+    held_back: bool,
+}
+
+impl From<EventRow> for OrderEvent {
+    fn from(row: EventRow) -> Self {
+        let items = row
+            .item_names
+            .into_iter()
+            .zip(row.item_stations)
+            .zip(row.item_quantities)
+            .map(|((name, station), quantity)| OrderLine {
+                name,
+                station,
+                quantity,
+            })
+            .collect();
+        OrderEvent {
+            id: row.event_id,
+            received_by: row.received_by,
+            order: Order {
+                order_id: row.order_id,
+                otter_order_id: row.otter_order_id,
+                brand_name: row.brand_name,
+                source: row.source,
+                timestamp: row.order_timestamp,
+                items,
+            },
+        }
+    }
+}
+
+/// The page query. `$1` after, `$2` through, `$3` most rows, `$4` most bytes, `$5` only orders
+/// received by this instance (or all when NULL). `{horizon}` is where final ids end.
+const PAGE_QUERY: &str = "\
+    WITH horizon AS ({horizon}), \
+    page AS ( \
+        SELECT o.*, count(*) OVER () AS page_rows, \
+               sum(o.payload_bytes) OVER (ORDER BY o.event_id) AS running_bytes \
+        FROM (SELECT orders.* FROM orders, horizon \
+              WHERE event_id > $1 AND event_id <= $2 AND event_id < horizon.below \
+                AND ($5::text IS NULL OR received_by = $5) \
+              ORDER BY event_id LIMIT $3) o \
+    ) \
+    SELECT page.event_id, page.order_id, page.otter_order_id, page.brand_name, page.source, \
+           page.order_timestamp, page.received_by, page.page_rows, horizon.held_back, \
+           items.item_names, items.item_stations, items.item_quantities \
+    FROM page CROSS JOIN horizon CROSS JOIN LATERAL ( \
+        SELECT coalesce(array_agg(item_name ORDER BY position), '{}') AS item_names, \
+               coalesce(array_agg(station_name ORDER BY position), '{}') AS item_stations, \
+               coalesce(array_agg(quantity ORDER BY position), '{}') AS item_quantities \
+        FROM order_items WHERE order_items.event_id = page.event_id) items \
+    WHERE page.running_bytes - page.payload_bytes < $4 \
+    ORDER BY page.event_id";
+
+/// Everything below the oldest transaction still running is final: no transaction can commit
+/// an id there any more (see `migrations/0002_event_log.sql`).
+const FINAL_HORIZON: &str = "\
+    SELECT h.below, EXISTS (SELECT 1 FROM orders WHERE event_id >= h.below) AS held_back \
+    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16 AS below) h";
+
+/// For replays, which read below a position the tailer has passed, all of it final.
+const NO_HORIZON: &str = "SELECT 9223372036854775807::bigint AS below, false AS held_back";
+
+impl OrderStore {
+    /// The tailer's read: final events after `after`, in id order.
+    pub(crate) async fn final_events_after(
+        &self,
+        after: i64,
+        limits: PageLimits,
+    ) -> Result<EventPage, StoreError> {
+        let page = self
+            .page(FINAL_HORIZON, after, i64::MAX, limits, None)
+            .await?;
+        if page.events.is_empty() && !page.held_back {
+            // The page query says nothing about the horizon when it finds no row.
+            let (held_back,): (bool,) = self
+                .timed(async {
+                    Ok(sqlx::query_as(&format!(
+                        "SELECT EXISTS (SELECT 1 FROM orders WHERE event_id > $1 \
+                         AND event_id >= (SELECT below FROM ({FINAL_HORIZON}) h))"
+                    ))
+                    .bind(after)
+                    .fetch_one(&self.pool)
+                    .await?)
+                })
+                .await?;
+            return Ok(EventPage { held_back, ..page });
+        }
+        Ok(page)
+    }
+
+    /// Stored events after `after` and up to `through`, optionally only those `received_by` an
+    /// instance. `through` must be a position the tailer has passed.
+    pub(crate) async fn events_between(
+        &self,
+        after: i64,
+        through: i64,
+        limits: PageLimits,
+        received_by: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        self.page(NO_HORIZON, after, through, limits, received_by)
+            .await
+    }
+
+    async fn page(
+        &self,
+        horizon: &str,
+        after: i64,
+        through: i64,
+        limits: PageLimits,
+        received_by: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        let sql = PAGE_QUERY.replace("{horizon}", horizon);
+        let rows: Vec<EventRow> = self
+            .timed(async {
+                Ok(sqlx::query_as(&sql)
+                    .bind(after)
+                    .bind(through)
+                    .bind(limits.events.max(1))
+                    .bind(limits.bytes)
+                    .bind(received_by)
+                    .fetch_all(&self.pool)
+                    .await?)
+            })
+            .await?;
+        let page_rows = rows.first().map_or(0, |row| row.page_rows);
+        let held_back = rows.first().is_some_and(|row| row.held_back);
+        let complete =
+            rows.is_empty() || (rows.len() as i64 == page_rows && page_rows < limits.events);
+        Ok(EventPage {
+            events: rows.into_iter().map(OrderEvent::from).collect(),
+            complete,
+            held_back,
+        })
+    }
+
+    /// The highest event id that is final (see [`Self::final_events_after`]), or 0: where a
+    /// tailer starting now begins.
+    pub(crate) async fn final_position(&self) -> Result<i64, StoreError> {
+        self.timed(async {
+            let (position,): (Option<i64>,) = sqlx::query_as(&format!(
+                "SELECT max(event_id) FROM orders \
+                 WHERE event_id < (SELECT below FROM ({FINAL_HORIZON}) h)"
+            ))
+            .fetch_one(&self.pool)
+            .await?;
+            Ok(position.unwrap_or(0))
+        })
+        .await
+    }
+
+    /// The highest event id stored, or 0 when there is none.
+    pub(crate) async fn latest_event_id(&self) -> Result<i64, StoreError> {
+        self.timed(async {
+            let (latest,): (Option<i64>,) = sqlx::query_as("SELECT max(event_id) FROM orders")
+                .fetch_one(&self.pool)
+                .await?;
+            Ok(latest.unwrap_or(0))
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::test_store;
+    use test_support::fixtures::numbered_order;
+
+    const ALL: PageLimits = PageLimits {
+        events: 1_000,
+        bytes: 1 << 30,
+    };
+
+    async fn store_orders(store: &OrderStore, ids: &[&str], instance: &str) {
+        let orders: Vec<Order> = ids
+            .iter()
+            .map(|id| crate::order::validate(numbered_order(id)).unwrap())
+            .collect();
+        let mut connection = store.acquire().await.unwrap();
+        store
+            .insert_batch(&mut connection, &orders, instance)
+            .await
+            .unwrap();
+    }
+
+    fn order_ids(page: &EventPage) -> Vec<&str> {
+        page.events
+            .iter()
+            .map(|event| event.order.order_id.as_str())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pages_hold_the_orders_with_their_items_in_request_order() {
+        let (_server, store) = test_store().await;
+        store_orders(&store, &["a", "b"], "k1").await;
+        let page = store.final_events_after(0, ALL).await.unwrap();
+        assert_eq!(order_ids(&page), ["a", "b"]);
+        assert!(page.complete && !page.held_back);
+        let expected = crate::order::validate(numbered_order("a")).unwrap();
+        assert_eq!(page.events[0].order, expected);
+        assert_eq!(page.events[0].received_by, "k1");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn pages_are_bounded_in_events_and_in_bytes_but_always_move_forward() {
+        let (_server, store) = test_store().await;
+        store_orders(&store, &["a", "b", "c"], "k1").await;
+        let two = PageLimits {
+            events: 2,
+            bytes: 1 << 30,
+        };
+        let page = store.events_between(0, i64::MAX, two, None).await.unwrap();
+        assert_eq!(order_ids(&page), ["a", "b"]);
+        assert!(!page.complete);
+        let one_byte = PageLimits {
+            events: 100,
+            bytes: 1,
+        };
+        let page = store
+            .events_between(0, i64::MAX, one_byte, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            order_ids(&page),
+            ["a"],
+            "the first event is always included"
+        );
+        assert!(!page.complete);
+        let after_a = page.events[0].id;
+        let rest = store
+            .events_between(after_a, i64::MAX, ALL, None)
+            .await
+            .unwrap();
+        assert_eq!(order_ids(&rest), ["b", "c"]);
+        assert!(rest.complete);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replays_stop_at_the_given_position_and_can_keep_one_instances_orders() {
+        let (_server, store) = test_store().await;
+        store_orders(&store, &["a"], "k1").await;
+        store_orders(&store, &["b"], "k2").await;
+        store_orders(&store, &["c"], "k1").await;
+        let all = store.final_events_after(0, ALL).await.unwrap();
+        let b = all.events[1].id;
+        let through_b = store.events_between(0, b, ALL, None).await.unwrap();
+        assert_eq!(order_ids(&through_b), ["a", "b"]);
+        let mine = store
+            .events_between(0, i64::MAX, ALL, Some("k1"))
+            .await
+            .unwrap();
+        assert_eq!(order_ids(&mine), ["a", "c"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_running_transaction_holds_back_later_commits_until_it_ends() {
+        let (_server, store) = test_store().await;
+        store_orders(&store, &["before"], "k1").await;
+        // An open transaction that has written: the oldest one still running.
+        let mut open = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut *open)
+            .await
+            .unwrap();
+        store_orders(&store, &["after"], "k1").await;
+
+        let page = store.final_events_after(0, ALL).await.unwrap();
+        assert_eq!(order_ids(&page), ["before"]);
+        assert!(
+            page.held_back,
+            "a committed order waits behind the open transaction"
+        );
+        let after_before = page.events[0].id;
+        let empty = store.final_events_after(after_before, ALL).await.unwrap();
+        assert!(empty.events.is_empty() && empty.held_back);
+
+        open.rollback().await.unwrap();
+        let page = store.final_events_after(after_before, ALL).await.unwrap();
+        assert_eq!(order_ids(&page), ["after"]);
+        assert!(!page.held_back);
+    }
+}
