@@ -11,8 +11,9 @@ use std::time::Duration;
 pub enum Delivery {
     /// The kitchen stored the order (or already had it).
     Acknowledged(OrderResponse),
-    /// The kitchen refused the order as malformed (`INVALID_ARGUMENT`): it goes to the dead
-    /// letter.
+    /// The kitchen refused the order for good (`INVALID_ARGUMENT`, `OUT_OF_RANGE` for a request
+    /// too large, `FAILED_PRECONDITION`; see [`SendError::Rejected`]): retrying cannot help, so it
+    /// goes to the dead letter.
     Rejected(String),
     /// The service is shutting down; the order was not acknowledged and will be read again from
     /// the stream on the next start.

@@ -280,37 +280,103 @@ async fn malformed_documents_are_dead_lettered_and_the_stream_goes_on() {
         .collect();
     assert_eq!(quantities, [4, 2, 3]);
 
-    let dead_letters = stack.database.collection::<Document>(DEAD_LETTER);
     for (id, (_, reason)) in dead_ids.iter().zip(&malformed) {
-        let order_id = id.as_object_id().unwrap().to_hex();
-        let entry = eventually("the dead-letter entry", || async {
-            dead_letters
-                .find_one(doc! { "_id": id.clone() })
-                .await
-                .expect("read the dead letter")
-        })
-        .await;
-        assert_eq!(entry.get_str("order_id").unwrap(), order_id);
-        assert!(
-            entry.get_str("reason").unwrap().contains(reason),
-            "{entry} should say {reason:?}"
-        );
-        assert!(entry.get_datetime("dead_lettered_at").is_ok(), "{entry}");
-        assert_eq!(stack.kitchen().printed_count(&order_id), 0);
-        let field = format!("order_id={order_id}");
-        assert!(
-            stack
-                .service
-                .log()
-                .iter()
-                .any(|line| line.contains("ERROR") && line.contains(&field)),
-            "an error is logged for {order_id}"
-        );
+        assert_dead_lettered(&stack, id, reason).await;
     }
     let (status, health) = stack.service.health().await;
     assert_eq!(status, 200, "{health}");
     assert_eq!(health["counters"]["orders_dead_lettered"], 5, "{health}");
     assert_eq!(health["counters"]["orders_sent"], 6, "{health}");
+}
+
+/// Waits for the dead-letter entry of the document `id` and checks it: its order id, a reason
+/// containing `reason`, its time; the kitchen never printed the order, and the service logged an
+/// error for it. Returns the entry.
+async fn assert_dead_lettered(stack: &Stack, id: &Bson, reason: &str) -> Document {
+    let order_id = id.as_object_id().expect("an ObjectId").to_hex();
+    let dead_letters = stack.database.collection::<Document>(DEAD_LETTER);
+    let entry = eventually("the dead-letter entry", || async {
+        dead_letters
+            .find_one(doc! { "_id": id.clone() })
+            .await
+            .expect("read the dead letter")
+    })
+    .await;
+    assert_eq!(entry.get_str("order_id").unwrap(), order_id);
+    assert!(
+        entry.get_str("reason").unwrap().contains(reason),
+        "{entry} should say {reason:?}"
+    );
+    assert!(entry.get_datetime("dead_lettered_at").is_ok(), "{entry}");
+    assert_eq!(stack.kitchen().printed_count(&order_id), 0);
+    let field = format!("order_id={order_id}");
+    assert!(
+        stack
+            .service
+            .log()
+            .iter()
+            .any(|line| line.contains("ERROR") && line.contains(&field)),
+        "an error is logged for {order_id}"
+    );
+    entry
+}
+
+/// A NUL in an item name, in the middle of one `insert_many` batch: extraction lets it through,
+/// the kitchen answers `INVALID_ARGUMENT` naming the field, and the order is dead-lettered instead
+/// of being retried forever. The 20 valid orders around it arrive in order, and so does an order
+/// inserted after the batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_an_item_name_is_dead_lettered_and_the_batch_around_it_arrives() {
+    let stack = Stack::start().await;
+    let mut batch: Vec<Document> = (0..20).map(numbered_order).collect();
+    let poisoned_at = batch.len() / 2;
+    batch.insert(
+        poisoned_at,
+        doc! {
+            "OtterOrderId": "nul",
+            "BrandName": "Test Brand",
+            "StationOrders": [ { "OwnStationName": "Grill Station", "OrderItems": [
+                { "Name": "Caesar\u{0}Salad", "Quantity": 1 },
+            ] } ],
+        },
+    );
+    let inserted = stack
+        .orders()
+        .insert_many(&batch)
+        .await
+        .expect("insert the batch")
+        .inserted_ids;
+    let hex = |index: usize| {
+        inserted[&index]
+            .as_object_id()
+            .expect("an ObjectId")
+            .to_hex()
+    };
+    let mut valid_ids: Vec<String> = (0..batch.len())
+        .filter(|index| *index != poisoned_at)
+        .map(hex)
+        .collect();
+    assert_eq!(valid_ids.len(), 20);
+
+    let events = stack.kitchen().stored_events(valid_ids.len()).await;
+    let delivered: Vec<String> = events.iter().map(event_order_id).collect();
+    assert_eq!(delivered, valid_ids, "every valid order once, in order");
+    let entry = assert_dead_lettered(&stack, &inserted[&poisoned_at], "item_name").await;
+    assert_eq!(entry.get_str("rejected_by").unwrap(), "kitchen", "{entry}");
+
+    // The stream goes on after the batch.
+    valid_ids.extend(stack.insert_numbered(20, 1).await);
+    let events = stack.kitchen().stored_events(valid_ids.len()).await;
+    let delivered: Vec<String> = events.iter().map(event_order_id).collect();
+    assert_eq!(delivered, valid_ids);
+    stack.kitchen().assert_printed_once(&valid_ids).await;
+    let health = stack
+        .service
+        .wait_health("every order handled", |status, body| {
+            status == 200 && body["counters"]["orders_sent"] == 21
+        })
+        .await;
+    assert_eq!(health["counters"]["orders_dead_lettered"], 1, "{health}");
 }
 
 /// getMore failures injected with `failCommand`, resumable (the driver resumes) and not (the

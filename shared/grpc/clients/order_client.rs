@@ -23,8 +23,10 @@ pub enum ClientError {
 /// Why one `SendOrder` call did not deliver the order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// The kitchen refused the order as malformed (`INVALID_ARGUMENT`): sending it again cannot
-    /// succeed.
+    /// The kitchen refused the order for good, so sending it again cannot succeed: it is
+    /// malformed (`INVALID_ARGUMENT`), too large (`OUT_OF_RANGE`, tonic's answer to a request over
+    /// the server's maximum decoding message size) or not acceptable in the kitchen's state
+    /// (`FAILED_PRECONDITION`).
     #[error("kitchen rejected the order: {0}")]
     Rejected(String),
     /// The kitchen was unreachable, busy or too slow (`UNAVAILABLE`, `DEADLINE_EXCEEDED`,
@@ -55,7 +57,9 @@ impl SendError {
     fn from_status(status: tonic::Status) -> Self {
         let message = status.message().to_owned();
         match status.code() {
-            Code::InvalidArgument => Self::Rejected(message),
+            Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
+                Self::Rejected(message)
+            }
             code @ (Code::Unavailable
             | Code::DeadlineExceeded
             | Code::ResourceExhausted
@@ -130,6 +134,22 @@ mod tests {
     fn invalid_argument_is_a_rejection() {
         let error = SendError::from_status(tonic::Status::invalid_argument("order_id is empty"));
         assert_eq!(error, SendError::Rejected("order_id is empty".into()));
+        assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn out_of_range_is_a_rejection() {
+        // What tonic answers for a request over the server's maximum decoding message size.
+        let message = "Error, decoded message length too large: found 4194305 bytes, the limit is: 4194304 bytes";
+        let error = SendError::from_status(tonic::Status::out_of_range(message));
+        assert_eq!(error, SendError::Rejected(message.into()));
+        assert!(!error.is_transient());
+    }
+
+    #[test]
+    fn failed_precondition_is_a_rejection() {
+        let error = SendError::from_status(tonic::Status::failed_precondition("not accepted"));
+        assert_eq!(error, SendError::Rejected("not accepted".into()));
         assert!(!error.is_transient());
     }
 
