@@ -143,8 +143,8 @@ pub(crate) async fn probe_database(
         match store.probe().await {
             Ok(()) => database.healthy(),
             Err(error) => {
-                tracing::warn!(%error, "the database does not answer");
-                database.failing(format!("the database does not answer: {error}"));
+                tracing::warn!(%error, "the database probe failed");
+                database.failing(format!("probe failed: {error}"));
             }
         }
         tokio::select! {

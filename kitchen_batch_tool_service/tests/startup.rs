@@ -3,12 +3,10 @@
 
 mod common;
 
-use common::{Kitchen, WAIT};
+use common::{BINARY, WAIT, start};
 use test_support::{ServiceProcess, free_port};
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_kitchen_batch_tool_service");
 
 fn run_to_exit(env: &[(&str, String)]) -> (Option<i32>, Vec<String>) {
     let mut process = ServiceProcess::spawn(BINARY, &[], env).expect("spawn");
@@ -49,7 +47,7 @@ fn a_bad_setting_names_the_setting_and_fails() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_grpc_health_service_reports_the_order_service_serving() {
-    let kitchen = Kitchen::start();
+    let kitchen = start();
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", kitchen.grpc_port))
             .unwrap()

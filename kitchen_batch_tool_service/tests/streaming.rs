@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{Kitchen, WAIT, numbered_order, order_id_of};
+use common::{WAIT, numbered_order, order_id_of, start, start_with};
 use futures::StreamExt;
+use test_support::Kitchen;
 use test_support::{SseClient, SseMessage};
 
 /// Sends `ids` with `in_flight` requests at a time and checks every answer.
@@ -54,7 +55,7 @@ async fn assert_receives_all(screen: &mut SseClient, expected: &[String]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_thousand_orders_reach_every_subscriber_in_order() {
-    let kitchen = Kitchen::start_with(&[("PRINT_ORDERS", "false")]);
+    let kitchen = start_with(&[("PRINT_ORDERS", "false")]);
     let mut screens = Vec::new();
     for _ in 0..4 {
         screens.push(kitchen.events("", None).await);
@@ -71,7 +72,7 @@ async fn a_thousand_orders_reach_every_subscriber_in_order() {
 async fn screens_that_fall_behind_catch_up_from_the_database() {
     // A 16-event buffer with 64 orders in flight: commits of many orders at once overflow it, so
     // every screen falls behind and must be caught up from PostgreSQL.
-    let kitchen = Kitchen::start_with(&[("SSE_BUFFER", "16"), ("PRINT_ORDERS", "false")]);
+    let kitchen = start_with(&[("SSE_BUFFER", "16"), ("PRINT_ORDERS", "false")]);
     let mut screens = Vec::new();
     for _ in 0..3 {
         screens.push(kitchen.events("", None).await);
@@ -93,7 +94,7 @@ async fn screens_that_fall_behind_catch_up_from_the_database() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reconnect_after_a_restart_replays_everything_missed() {
-    let mut kitchen = Kitchen::start();
+    let mut kitchen = start();
     let client = kitchen.client();
 
     let mut screen = kitchen.events("", None).await;
@@ -128,7 +129,7 @@ async fn a_reconnect_after_a_restart_replays_everything_missed() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn orders_arriving_during_a_replay_are_neither_lost_nor_doubled() {
-    let kitchen = Kitchen::start_with(&[("PRINT_ORDERS", "false")]);
+    let kitchen = start_with(&[("PRINT_ORDERS", "false")]);
     let early: Vec<String> = (0..1500).map(|n| format!("early-{n:04}")).collect();
     send_all(&kitchen, &early, 64).await;
 

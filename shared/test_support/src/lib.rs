@@ -3,7 +3,9 @@
 //! Nothing here is a mock: [`PostgresServer`] runs `initdb` and `pg_ctl` on a free port in a
 //! temporary folder, [`ServiceProcess`] runs a service's real binary.
 
+pub mod fault_proxy;
 pub mod fixtures;
+pub mod kitchen;
 pub mod net;
 pub mod postgres;
 pub mod process;
@@ -11,6 +13,8 @@ pub mod secantus;
 pub mod sse;
 pub mod sse_client;
 
+pub use fault_proxy::FaultProxy;
+pub use kitchen::{KITCHEN_WAIT, Kitchen, KitchenDatabase};
 pub use net::{free_port, wait_for_port};
 pub use postgres::{PostgresOptions, PostgresServer};
 pub use process::ServiceProcess;

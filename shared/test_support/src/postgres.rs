@@ -91,6 +91,44 @@ impl PostgresServer {
         Ok(self.url(database))
     }
 
+    /// Sends `signal` (a name such as `STOP` or `CONT`) to every process of the cluster: the
+    /// postmaster and its children. `STOP` makes a database that stops answering without closing
+    /// its connections, as a hung host or a stalled disk would.
+    pub fn signal_all(&self, signal: &str) -> Result<(), HarnessError> {
+        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid"))?;
+        let postmaster: u32 = pid_file
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .ok_or_else(|| HarnessError::NotReady("postmaster.pid holds no pid".into()))?;
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc")?.flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|name| name.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state ppid ...`; the command name may hold spaces and parentheses.
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|ppid| ppid.parse::<u32>().ok());
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        let mut command = Command::new("kill");
+        command
+            .arg(format!("-{signal}"))
+            .args(pids.iter().map(u32::to_string));
+        run(&mut command).map(drop)
+    }
+
     fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
