@@ -238,3 +238,146 @@ Salad Station:
         assert_eq!(format_order(&order), GOLDEN);
     }
 }
+
+#[cfg(test)]
+mod console_tests {
+    use super::*;
+    use crate::store::tests::test_store;
+    use crate::tail::hub::WindowLimits;
+    use std::sync::Mutex;
+    use test_support::fixtures::numbered_order;
+
+    /// An output the test reads back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn printed(&self) -> Vec<String> {
+            String::from_utf8(self.0.lock().unwrap().clone())
+                .unwrap()
+                .lines()
+                .filter_map(|line| line.strip_prefix("Order ID: ").map(str::to_owned))
+                .collect()
+        }
+    }
+
+    async fn store_order(store: &OrderStore, id: &str, instance: &str) {
+        let order = crate::order::validate(numbered_order(id)).unwrap();
+        let mut connection = store.acquire().await.unwrap();
+        store
+            .insert_batch(&mut connection, &[order], instance)
+            .await
+            .unwrap();
+    }
+
+    const SETTINGS_PAGE: PageLimits = PageLimits {
+        events: 2,
+        bytes: 1 << 20,
+    };
+
+    fn settings() -> ConsoleSettings {
+        ConsoleSettings {
+            instance: "k1".into(),
+            buffer_bytes: 4096,
+            page: SETTINGS_PAGE,
+        }
+    }
+
+    async fn hub_at_the_log_end(store: &OrderStore) -> EventHub {
+        let limits = WindowLimits {
+            events: 100,
+            bytes: 1 << 20,
+        };
+        EventHub::new(limits, store.final_position().await.unwrap())
+    }
+
+    async fn wait_until(condition: impl Fn() -> bool) {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !condition() {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("in time");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn orders_are_printed_once_by_their_instance_across_a_crash_and_a_restart() {
+        let (_server, store) = test_store().await;
+        // A console that has run before, then orders committed while it was gone (a crash
+        // between commit and print).
+        store.console_cursor("k1", 0).await.unwrap();
+        for (id, instance) in [("a", "k1"), ("b", "k2"), ("c", "k1"), ("d", "k1")] {
+            store_order(&store, id, instance).await;
+        }
+        let output = Captured::default();
+        let hub = hub_at_the_log_end(&store).await;
+        let shutdown = CancellationToken::new();
+        let console = tokio::spawn(run_console(
+            store.clone(),
+            hub.clone(),
+            settings(),
+            Box::new(output.clone()),
+            shutdown.clone(),
+        ));
+        wait_until(|| output.printed().len() == 3).await;
+        assert_eq!(output.printed(), ["a", "c", "d"], "only k1's, in order");
+
+        // Live from the hub, as the tailer publishes.
+        store_order(&store, "e", "k1").await;
+        store_order(&store, "f", "k2").await;
+        let page = store
+            .final_events_after(hub.position(), SETTINGS_PAGE)
+            .await
+            .unwrap();
+        hub.publish(page.events);
+        wait_until(|| output.printed().len() == 4).await;
+        shutdown.cancel();
+        console.await.unwrap().unwrap();
+        assert_eq!(output.printed(), ["a", "c", "d", "e"]);
+
+        // The next start prints nothing again.
+        let again = Captured::default();
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        run_console(
+            store.clone(),
+            hub_at_the_log_end(&store).await,
+            settings(),
+            Box::new(again.clone()),
+            shutdown,
+        )
+        .await
+        .unwrap();
+        assert!(again.printed().is_empty(), "{:?}", again.printed());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_new_instance_does_not_print_history() {
+        let (_server, store) = test_store().await;
+        store_order(&store, "old", "k1").await;
+        let output = Captured::default();
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        run_console(
+            store.clone(),
+            hub_at_the_log_end(&store).await,
+            settings(),
+            Box::new(output.clone()),
+            shutdown,
+        )
+        .await
+        .unwrap();
+        assert!(output.printed().is_empty());
+    }
+}

@@ -323,4 +323,28 @@ mod tests {
         assert_eq!(order_ids(&page), ["after"]);
         assert!(!page.held_back);
     }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_order_an_older_transaction_commits_late_is_read_before_the_later_ones() {
+        let (_server, store) = test_store().await;
+        // Two writers: the first takes its transaction id, the second commits meanwhile.
+        let mut older = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut *older)
+            .await
+            .unwrap();
+        store_orders(&store, &["committed-first"], "k2").await;
+        let page = store.final_events_after(0, ALL).await.unwrap();
+        assert!(page.events.is_empty(), "{:?}", order_ids(&page));
+
+        // The older transaction's order gets the lower id, though it commits last.
+        let order = crate::order::validate(numbered_order("committed-last")).unwrap();
+        store
+            .insert_batch(&mut older, &[order], "k1")
+            .await
+            .unwrap();
+        older.commit().await.unwrap();
+        let page = store.final_events_after(0, ALL).await.unwrap();
+        assert_eq!(order_ids(&page), ["committed-last", "committed-first"]);
+    }
 }

@@ -92,3 +92,123 @@ async fn read_until_caught_up(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Component;
+    use crate::store::tests::test_store;
+    use crate::tail::hub::{Read, WindowLimits};
+    use crate::writer::{OrderWriter, WriterHealth, WriterSettings};
+    use std::sync::Arc;
+    use test_support::fixtures::numbered_order;
+
+    /// A writer and its tasks (which end if the set is dropped).
+    fn writer(
+        store: &OrderStore,
+        instance: &str,
+        commits: Arc<watch::Sender<u64>>,
+    ) -> (OrderWriter, tokio::task::JoinSet<()>) {
+        let health = WriterHealth {
+            database: Component::new("database"),
+            writer: Component::new("writer"),
+        };
+        let settings = WriterSettings {
+            max_batch: 64,
+            connections: 2,
+            instance: instance.into(),
+        };
+        OrderWriter::spawn(store.clone(), settings, commits, health)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn two_writers_on_one_database_are_tailed_once_each_in_id_order() {
+        let (_server, store) = test_store().await;
+        let hub = EventHub::new(
+            WindowLimits {
+                events: 1 << 20,
+                bytes: 1 << 30,
+            },
+            0,
+        );
+        // The tailer hears of the first writer's commits only: the second one's are found by the
+        // timer, as another instance's would be without LISTEN/NOTIFY.
+        let heard = Arc::new(watch::Sender::new(0));
+        let (first, _first_tasks) = writer(&store, "k1", Arc::clone(&heard));
+        let (second, _second_tasks) = writer(&store, "k2", Arc::new(watch::Sender::new(0)));
+        let shutdown = CancellationToken::new();
+        let (_wakeups, no_wakeups) = watch::channel(0);
+        let settings = TailerSettings {
+            poll: Duration::from_millis(20),
+            page: PageLimits {
+                events: 7,
+                bytes: 1 << 20,
+            },
+        };
+        tokio::spawn(run_tailer(
+            store.clone(),
+            hub.clone(),
+            heard.subscribe(),
+            no_wakeups,
+            Component::new("tailer"),
+            settings,
+            shutdown.clone(),
+        ));
+        const PER_WRITER: usize = 1_000;
+        let reader = tokio::spawn({
+            let hub = hub.clone();
+            async move {
+                let mut position = hub.watch_position();
+                let (mut cursor, mut seen) = (0, Vec::new());
+                while seen.len() < 2 * PER_WRITER {
+                    match hub.read(cursor, 100) {
+                        Read::Events(events) => {
+                            seen.extend(events.iter().map(|live| live.event.id));
+                            cursor = *seen.last().expect("events");
+                        }
+                        Read::UpToDate => {
+                            let _ = position.changed().await;
+                        }
+                        Read::Behind => panic!("the window holds everything"),
+                    }
+                }
+                seen
+            }
+        });
+
+        let send = |writer: OrderWriter, prefix: &'static str| async move {
+            let orders = (0..PER_WRITER).map(|n| {
+                let order = crate::order::validate(numbered_order(&format!("{prefix}-{n}")));
+                writer.write(order.unwrap())
+            });
+            for outcome in futures::future::join_all(orders).await {
+                outcome.expect("stored");
+            }
+        };
+        tokio::join!(send(first, "first"), send(second, "second"));
+        let seen = tokio::time::timeout(Duration::from_secs(30), reader)
+            .await
+            .expect("the tailer publishes every order")
+            .unwrap();
+        shutdown.cancel();
+
+        assert!(
+            seen.windows(2).all(|pair| pair[0] < pair[1]),
+            "ids out of order or repeated"
+        );
+        let stored = store
+            .events_between(
+                0,
+                i64::MAX,
+                PageLimits {
+                    events: 10_000,
+                    bytes: 1 << 30,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        let stored: Vec<i64> = stored.events.iter().map(|event| event.id).collect();
+        assert_eq!(seen, stored, "every stored order, once");
+    }
+}
