@@ -209,7 +209,8 @@ fn write_chunks(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{tests::sample_request, validate};
+    use crate::order::validate;
+    use test_support::fixtures::interleaved_sample_order as sample_request;
 
     const GOLDEN: &str = "\
 ================================================================================

@@ -170,30 +170,10 @@ fn limit_len(field: impl fmt::Display, value: &str, max: usize) -> Result<(), Va
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use order_service_proto::order_service::v1::OrderItem;
 
-    /// The design document's sample order.
-    pub(crate) fn sample_request() -> OrderRequest {
-        let item = |name: &str, station: &str, quantity| OrderItem {
-            item_name: name.into(),
-            station_name: station.into(),
-            quantity,
-        };
-        OrderRequest {
-            order_id: "67adcfdc15da8840bc9673bd".into(),
-            otter_order_id: "019c52aa-1232-307c-b56d-1a3af34b458c".into(),
-            brand_name: "Desayuna".into(),
-            order_items: vec![
-                item("Grilled Chicken Sandwich", "Burger Plancha Station", 2),
-                item("Caesar Salad", "Salad Station", 1),
-                item("Classic Burger", "Burger Plancha Station", 1),
-            ],
-            timestamp: "2025-02-13T10:56:27.756Z".into(),
-            source: "mongodb_changestream".into(),
-        }
-    }
+    use test_support::fixtures::interleaved_sample_order as sample_request;
 
     fn rejection(change: impl FnOnce(&mut OrderRequest)) -> ValidationError {
         let mut request = sample_request();

@@ -83,7 +83,8 @@ pub(crate) fn retry_frame(milliseconds: u64) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{tests::sample_request, validate};
+    use crate::order::validate;
+    use test_support::fixtures::interleaved_sample_order as sample_request;
 
     fn sample_event() -> OrderEvent {
         OrderEvent {

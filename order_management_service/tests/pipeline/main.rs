@@ -8,8 +8,8 @@ use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::ChangeStreamOptions;
 use serde_json::{Value, json};
 use support::{
-    CHECKPOINTS, DEAD_LETTER, OrderService, Stack, design_test_order, event_order_id, eventually,
-    numbered_order,
+    CHECKPOINTS, DEAD_LETTER, KitchenChecks, OrderService, Stack, design_test_order,
+    event_order_id, eventually, numbered_order,
 };
 use test_support::SseClient;
 

@@ -17,8 +17,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 use test_support::{
-    MongoTestServer, PostgresServer, ServiceProcess, SseClient, SseMessage, free_port, unique_name,
-    wait_for_port,
+    MongoTestServer, ServiceProcess, SseClient, SseMessage, free_port, unique_name, wait_for_port,
 };
 
 /// Generous limit for anything a service does in a test; polls end as soon as it is done.
@@ -70,92 +69,24 @@ pub fn kitchen_binary() -> PathBuf {
     binary
 }
 
-/// The real kitchen service with its own PostgreSQL, restartable on the same ports and database.
-pub struct Kitchen {
-    _postgres: PostgresServer,
-    database_url: String,
-    pub grpc_port: u16,
-    pub http_port: u16,
-    process: Option<ServiceProcess>,
-    /// Everything earlier runs printed, so counts survive restarts.
-    earlier_stdout: Vec<String>,
+pub use test_support::Kitchen;
+
+/// The real kitchen with its own PostgreSQL (the harness all the kitchen's tests use).
+pub fn start_kitchen() -> Kitchen {
+    Kitchen::start(kitchen_binary())
 }
 
-impl Kitchen {
-    pub fn start() -> Self {
-        let postgres = PostgresServer::start()
-            .unwrap_or_else(|error| panic!("cannot start PostgreSQL: {error}"));
-        let database_url = postgres
-            .create_database("kitchen")
-            .expect("create database");
-        let mut kitchen = Self {
-            _postgres: postgres,
-            database_url,
-            grpc_port: free_port(),
-            http_port: free_port(),
-            process: None,
-            earlier_stdout: Vec::new(),
-        };
-        kitchen.spawn();
-        kitchen
-    }
+/// What these tests check of the kitchen's output.
+pub trait KitchenChecks {
+    /// Waits until the kitchen printed every order of `order_ids` (it prints after storing),
+    /// then asserts it printed each exactly once.
+    async fn assert_printed_once(&self, order_ids: &[String]);
+    /// The first `count` events of the kitchen's stream, replayed from its store, in order.
+    async fn stored_events(&self, count: usize) -> Vec<SseMessage>;
+}
 
-    /// Starts the kitchen process again after [`Kitchen::kill`].
-    pub fn spawn(&mut self) {
-        assert!(self.process.is_none(), "the kitchen is already running");
-        let env = [
-            ("DATABASE_URL", self.database_url.clone()),
-            ("GRPC_ADDR", format!("127.0.0.1:{}", self.grpc_port)),
-            ("HTTP_ADDR", format!("127.0.0.1:{}", self.http_port)),
-            ("RUST_LOG", "info".to_owned()),
-            ("NO_COLOR", "1".to_owned()),
-        ];
-        let process =
-            ServiceProcess::spawn(kitchen_binary(), &[], &env).expect("spawn the kitchen service");
-        assert!(
-            wait_for_port(self.http_port, WAIT) && wait_for_port(self.grpc_port, WAIT),
-            "the kitchen service did not start; its log:\n{}",
-            process.stderr().join("\n")
-        );
-        self.process = Some(process);
-    }
-
-    /// Kills the kitchen process (SIGKILL).
-    pub fn kill(&mut self) {
-        let mut process = self.process.take().expect("the kitchen is running");
-        process.kill();
-        self.earlier_stdout.extend(process.stdout());
-    }
-
-    pub fn grpc_target(&self) -> String {
-        format!("127.0.0.1:{}", self.grpc_port)
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.http_port)
-    }
-
-    /// Every line the kitchen printed to stdout, over all its runs.
-    pub fn stdout(&self) -> Vec<String> {
-        let mut lines = self.earlier_stdout.clone();
-        if let Some(process) = &self.process {
-            lines.extend(process.stdout());
-        }
-        lines
-    }
-
-    /// How many times the kitchen printed the block of `order_id`.
-    pub fn printed_count(&self, order_id: &str) -> usize {
-        let line = format!("Order ID: {order_id}");
-        self.stdout()
-            .iter()
-            .filter(|printed| **printed == line)
-            .count()
-    }
-
-    /// Waits until the kitchen printed every order of `order_ids` (it prints after storing, on a
-    /// thread of its own), then asserts it printed each exactly once.
-    pub async fn assert_printed_once(&self, order_ids: &[String]) {
+impl KitchenChecks for Kitchen {
+    async fn assert_printed_once(&self, order_ids: &[String]) {
         eventually("the kitchen to print every order", || async {
             order_ids
                 .iter()
@@ -168,16 +99,7 @@ impl Kitchen {
         }
     }
 
-    /// How many order blocks the kitchen printed.
-    pub fn printed_orders(&self) -> usize {
-        self.stdout()
-            .iter()
-            .filter(|line| line.starts_with("Order ID: "))
-            .count()
-    }
-
-    /// The first `count` events of the kitchen's stream, replayed from its store, in order.
-    pub async fn stored_events(&self, count: usize) -> Vec<SseMessage> {
+    async fn stored_events(&self, count: usize) -> Vec<SseMessage> {
         let mut events = SseClient::connect(&self.url("/orders/events?last_event_id=0"), None)
             .await
             .expect("open the kitchen's event stream");
@@ -347,7 +269,7 @@ impl Stack {
             .create_collection(ORDERS)
             .await
             .expect("create the orders collection");
-        let kitchen = with_kitchen.then(Kitchen::start);
+        let kitchen = with_kitchen.then(start_kitchen);
         let grpc_target = kitchen.as_ref().map_or_else(
             || format!("127.0.0.1:{}", free_port()),
             Kitchen::grpc_target,
