@@ -59,3 +59,30 @@ pub async fn connect_postgres(
     tracing::info!(%target, "connected to PostgreSQL");
     Ok(pool)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn every_connection_has_the_statement_timeout() {
+        let server = test_support::PostgresServer::start().unwrap();
+        let url = server.create_database("limits").unwrap();
+        let settings = PostgresSettings {
+            max_connections: 2,
+            connect_timeout: Duration::from_secs(10),
+            statement_timeout: Some(Duration::from_millis(1_234)),
+        };
+        let pool = connect_postgres(&url, settings).await.unwrap();
+        let (timeout,): (String,) = sqlx::query_as("SHOW statement_timeout")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(timeout, "1234ms");
+        let error = sqlx::query("SELECT pg_sleep(5)")
+            .execute(&pool)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("statement timeout"), "{error}");
+    }
+}
