@@ -169,3 +169,23 @@ async fn a_malformed_last_event_id_is_a_bad_request() {
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_oversized_request_is_a_rejection_the_sender_does_not_retry() {
+    let kitchen = start();
+    let mut huge = numbered_order("huge");
+    huge.brand_name = "b".repeat(5 << 20);
+    let error = kitchen.client().send_order(huge).await.unwrap_err();
+    assert!(
+        matches!(&error, SendError::Rejected(message) if message.contains("too large")),
+        "{error}"
+    );
+    // The kitchen goes on.
+    kitchen
+        .client()
+        .send_order(numbered_order("normal"))
+        .await
+        .unwrap();
+    assert!(kitchen.wait_printed(&["normal"]));
+    assert_eq!(kitchen.printed_count("huge"), 0);
+}

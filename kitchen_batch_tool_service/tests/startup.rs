@@ -55,12 +55,24 @@ async fn the_grpc_health_service_reports_the_order_service_serving() {
             .await
             .unwrap();
     let mut health = HealthClient::new(channel);
-    let response = health
-        .check(HealthCheckRequest {
-            service: "order_service.v1.OrderService".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(response.status(), ServingStatus::Serving);
+    // Serving once the database has answered the probe and the tailer its first read.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let response = health
+            .check(HealthCheckRequest {
+                service: "order_service.v1.OrderService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if response.status() == ServingStatus::Serving {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {:?}",
+            response.status()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

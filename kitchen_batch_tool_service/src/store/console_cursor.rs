@@ -11,7 +11,7 @@ impl OrderStore {
         start_after: i64,
     ) -> Result<i64, StoreError> {
         self.timed(async {
-            let (printed_through,): (i64,) = sqlx::query_as(
+            let printed_through: i64 = sqlx::query_scalar(
                 "WITH created AS ( \
                      INSERT INTO console_cursors (instance, printed_through) VALUES ($1, $2) \
                      ON CONFLICT (instance) DO NOTHING RETURNING printed_through \

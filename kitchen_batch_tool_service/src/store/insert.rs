@@ -14,6 +14,13 @@ pub(crate) enum Insertion {
     Duplicate,
 }
 
+/// An order the batch stored, with the event id it got.
+#[derive(sqlx::FromRow)]
+struct Inserted {
+    order_id: String,
+    event_id: i64,
+}
+
 /// Most orders one batch may hold: an event id keeps 16 bits for the position in its
 /// transaction (see `migrations/0002_event_log.sql`).
 pub(crate) const MAX_BATCH: usize = 65_535;
@@ -71,7 +78,7 @@ impl OrderStore {
         }
 
         // The items of orders stored before (not in `inserted`) are left out by the join.
-        let query = sqlx::query_as::<_, (String, i64)>(
+        let query = sqlx::query_as::<_, Inserted>(
             "WITH incoming AS ( \
                  SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
                                       $5::text[], $6::int4[]) \
@@ -113,7 +120,7 @@ impl OrderStore {
 
         let event_id_by_order: HashMap<&str, i64> = inserted
             .iter()
-            .map(|(order_id, event_id)| (order_id.as_str(), *event_id))
+            .map(|row| (row.order_id.as_str(), row.event_id))
             .collect();
         Ok(orders
             .iter()

@@ -115,9 +115,9 @@ impl OrderStore {
             .await?;
         if page.events.is_empty() && !page.held_back {
             // The page query says nothing about the horizon when it finds no row.
-            let (held_back,): (bool,) = self
+            let held_back: bool = self
                 .timed(async {
-                    Ok(sqlx::query_as(&format!(
+                    Ok(sqlx::query_scalar(&format!(
                         "SELECT EXISTS (SELECT 1 FROM orders WHERE event_id > $1 \
                          AND event_id >= (SELECT below FROM ({FINAL_HORIZON}) h))"
                     ))
@@ -180,7 +180,7 @@ impl OrderStore {
     /// tailer starting now begins.
     pub(crate) async fn final_position(&self) -> Result<i64, StoreError> {
         self.timed(async {
-            let (position,): (Option<i64>,) = sqlx::query_as(&format!(
+            let position: Option<i64> = sqlx::query_scalar(&format!(
                 "SELECT max(event_id) FROM orders \
                  WHERE event_id < (SELECT below FROM ({FINAL_HORIZON}) h)"
             ))
@@ -194,7 +194,7 @@ impl OrderStore {
     /// The highest event id stored, or 0 when there is none.
     pub(crate) async fn latest_event_id(&self) -> Result<i64, StoreError> {
         self.timed(async {
-            let (latest,): (Option<i64>,) = sqlx::query_as("SELECT max(event_id) FROM orders")
+            let latest: Option<i64> = sqlx::query_scalar("SELECT max(event_id) FROM orders")
                 .fetch_one(&self.pool)
                 .await?;
             Ok(latest.unwrap_or(0))

@@ -61,6 +61,8 @@ struct Measured {
     fanout: FanoutReport,
     /// The kitchen's CPU use during the fan-out scenario, in percent of one core.
     fanout_cpu: f64,
+    /// The kitchen's peak resident memory over the whole run (`VmHWM`), in MiB.
+    peak_rss_mib: f64,
     log_problems: usize,
 }
 
@@ -127,13 +129,13 @@ pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
     }
     println!();
     println!(
-        "| PRINT_ORDERS | subscribers x orders/s | acked orders/s | delivery p50 | p99 | max | lost | duplicates | disconnected | kitchen CPU |"
+        "| PRINT_ORDERS | subscribers x orders/s | acked orders/s | delivery p50 | p99 | max | lost | duplicates | disconnected | kitchen CPU | kitchen peak RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for result in &results {
         let fanout = &result.fanout;
         println!(
-            "| {} | {} x {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0}% |",
+            "| {} | {} x {} | {:.0} | {} | {} | {} | {} | {} | {} | {:.0}% | {:.1} MiB |",
             result.printing,
             fanout.subscribers,
             fanout.rate,
@@ -144,7 +146,8 @@ pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
             fanout.lost,
             fanout.duplicates,
             fanout.disconnected,
-            result.fanout_cpu
+            result.fanout_cpu,
+            result.peak_rss_mib
         );
     }
     let problems: usize = results.iter().map(|result| result.log_problems).sum();
@@ -239,6 +242,8 @@ async fn measure(
         own_usage.percent()
     );
 
+    let peak_rss_mib = peak_rss_mib(pid).unwrap_or(f64::NAN);
+    println!("  memory      kitchen peak RSS {peak_rss_mib:.1} MiB (VmHWM, whole run)");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -260,6 +265,7 @@ async fn measure(
         ingest_cpu,
         fanout,
         fanout_cpu,
+        peak_rss_mib,
         log_problems,
     })
 }
@@ -301,6 +307,20 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     let per_second: f64 = command_output("getconf", &["CLK_TCK"]).parse().ok()?;
     Some(ticks / per_second)
+}
+
+/// The peak resident set size of process `pid` in MiB, from `VmHWM` in `/proc/<pid>/status`.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 fn command_output(program: &str, args: &[&str]) -> String {
