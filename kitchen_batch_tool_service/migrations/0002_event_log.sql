@@ -4,6 +4,9 @@
 -- started writing, so a reader that reads only below the oldest running transaction
 -- (`pg_snapshot_xmin`) sees ids become final in id order, with any number of writers.
 
+-- Rewriting a large table may take longer than the service's statement timeout.
+SET LOCAL statement_timeout = 0;
+
 -- Ids assigned from now on must be above every id assigned before (identity values).
 DO $$
 BEGIN
@@ -25,8 +28,17 @@ UPDATE orders o SET payload_bytes = octet_length(o.order_id) + octet_length(o.ot
     + coalesce((SELECT sum(octet_length(i.item_name) + octet_length(i.station_name) + 4)
                 FROM order_items i WHERE i.event_id = o.event_id), 0);
 
+-- The console's catch-up reads one instance's orders after a position.
+CREATE INDEX orders_received_by_event_id ON orders (received_by, event_id);
+
 -- How far each instance's console has printed the orders it received.
 CREATE TABLE console_cursors (
     instance        TEXT   PRIMARY KEY,
     printed_through BIGINT NOT NULL
+);
+
+-- The health probe's write: proves that the database still accepts writes after a failed batch.
+CREATE TABLE health_probes (
+    instance  TEXT        PRIMARY KEY,
+    probed_at TIMESTAMPTZ NOT NULL
 );

@@ -64,6 +64,9 @@ pub(crate) struct ConsoleSettings {
     pub(crate) page: PageLimits,
 }
 
+/// What a chunk costs besides its text, so that chunks of no text are bounded too.
+const CHUNK_OVERHEAD: usize = 64;
+
 /// Text on its way to the output, with the log position it completes.
 struct Chunk {
     text: String,
@@ -79,15 +82,18 @@ struct Chunk {
 ///
 /// After `shutdown` fires, it prints what the hub holds up to its position, records it, and
 /// returns (or returns when the output has failed).
+/// An instance seen for the first time starts after `start_after` (the log's end when the
+/// service started).
 pub(crate) async fn run_console(
     store: OrderStore,
     hub: EventHub,
     settings: ConsoleSettings,
     output: Box<dyn Write + Send>,
+    start_after: i64,
     shutdown: CancellationToken,
 ) -> Result<(), StoreError> {
     let mut cursor = store
-        .console_cursor(&settings.instance, hub.position())
+        .console_cursor(&settings.instance, start_after)
         .await?;
     let (printed, mut printed_watch) = watch::channel(cursor);
     let (chunks, to_print) = std::sync::mpsc::channel::<Chunk>();
@@ -108,7 +114,10 @@ pub(crate) async fn run_console(
             }
         }
     });
-    let room = Arc::new(Semaphore::new(settings.buffer_bytes));
+    let buffer_bytes = settings
+        .buffer_bytes
+        .clamp(CHUNK_OVERHEAD, u32::MAX as usize);
+    let room = Arc::new(Semaphore::new(buffer_bytes));
     let mut position = hub.watch_position();
     let mut failures = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
     loop {
@@ -165,7 +174,7 @@ pub(crate) async fn run_console(
             .iter()
             .map(|event| format_order(&event.order))
             .collect();
-        let permits = text.len().clamp(1, settings.buffer_bytes) as u32;
+        let permits = (text.len() + CHUNK_OVERHEAD).min(buffer_bytes) as u32;
         let room = Arc::clone(&room)
             .acquire_many_owned(permits)
             .await
@@ -312,6 +321,24 @@ mod console_tests {
         .expect("in time");
     }
 
+    /// Runs a console that stops once it has caught up.
+    async fn run_to_the_end(store: &OrderStore, output: &Captured) {
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let hub = hub_at_the_log_end(store).await;
+        let start = hub.position();
+        run_console(
+            store.clone(),
+            hub,
+            settings(),
+            Box::new(output.clone()),
+            start,
+            shutdown,
+        )
+        .await
+        .unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn orders_are_printed_once_by_their_instance_across_a_crash_and_a_restart() {
         let (_server, store) = test_store().await;
@@ -329,6 +356,7 @@ mod console_tests {
             hub.clone(),
             settings(),
             Box::new(output.clone()),
+            hub.position(),
             shutdown.clone(),
         ));
         wait_until(|| output.printed().len() == 3).await;
@@ -349,36 +377,19 @@ mod console_tests {
 
         // The next start prints nothing again.
         let again = Captured::default();
-        let shutdown = CancellationToken::new();
-        shutdown.cancel();
-        run_console(
-            store.clone(),
-            hub_at_the_log_end(&store).await,
-            settings(),
-            Box::new(again.clone()),
-            shutdown,
-        )
-        .await
-        .unwrap();
+        run_to_the_end(&store, &again).await;
         assert!(again.printed().is_empty(), "{:?}", again.printed());
     }
 
     #[tokio::test(flavor = "multi_thread")]
-    async fn a_new_instance_does_not_print_history() {
+    async fn a_new_instance_does_not_print_history_but_prints_what_follows() {
         let (_server, store) = test_store().await;
         store_order(&store, "old", "k1").await;
         let output = Captured::default();
-        let shutdown = CancellationToken::new();
-        shutdown.cancel();
-        run_console(
-            store.clone(),
-            hub_at_the_log_end(&store).await,
-            settings(),
-            Box::new(output.clone()),
-            shutdown,
-        )
-        .await
-        .unwrap();
+        run_to_the_end(&store, &output).await;
         assert!(output.printed().is_empty());
+        store_order(&store, "new", "k1").await;
+        run_to_the_end(&store, &output).await;
+        assert_eq!(output.printed(), ["new"]);
     }
 }

@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 use shared_patterns::{HealthReporter, HealthWatch, ServiceState};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -12,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct Component {
     name: &'static str,
     reporter: HealthReporter,
+    /// When it last reported a failure.
+    last_failure: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Component {
@@ -19,6 +22,7 @@ impl Component {
         Self {
             name,
             reporter: HealthReporter::new().0,
+            last_failure: Arc::default(),
         }
     }
 
@@ -27,15 +31,23 @@ impl Component {
     }
 
     pub(crate) fn failing(&self, reason: String) {
+        *self.last_failure.lock().expect("health lock") = Some(Instant::now());
         self.reporter
             .set(ServiceState::Retrying { reason, attempt: 0 });
+    }
+
+    /// How long ago it last reported a failure, if it is failing now.
+    fn failing_for(&self) -> Option<Duration> {
+        let failing = matches!(self.watch().current(), ServiceState::Retrying { .. });
+        let last_failure = *self.last_failure.lock().expect("health lock");
+        last_failure.filter(|_| failing).map(|at| at.elapsed())
     }
 
     pub(crate) fn stopped(&self, reason: String) {
         self.reporter.set(ServiceState::Stopped { reason });
     }
 
-    fn watch(&self) -> HealthWatch {
+    pub(crate) fn watch(&self) -> HealthWatch {
         self.reporter.watch()
     }
 }
@@ -131,20 +143,42 @@ impl KitchenHealth {
     }
 }
 
+/// A writer that failed stays reported failing this long, unless a batch succeeds meanwhile;
+/// then a write probe decides. Under steady traffic a persistent failure (disk full, a read-only
+/// database) therefore never shows as serving, and without traffic it clears once writes work.
+const WRITER_FAILURE_HOLD: Duration = Duration::from_secs(10);
+
 /// Checks the database every `interval` until `shutdown`: a database that stops answering turns
-/// the kitchen unhealthy within `interval` plus the store's time limit.
+/// the kitchen unhealthy within `interval` plus the store's time limit. While the writer reports
+/// failing, it also checks, after [`WRITER_FAILURE_HOLD`], that the database accepts writes.
 pub(crate) async fn probe_database(
     store: crate::store::OrderStore,
-    database: Component,
+    health: KitchenHealth,
+    instance: String,
     interval: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
         match store.probe().await {
-            Ok(()) => database.healthy(),
+            Ok(()) => health.database.healthy(),
             Err(error) => {
                 tracing::warn!(%error, "the database probe failed");
-                database.failing(format!("probe failed: {error}"));
+                health.database.failing(format!("probe failed: {error}"));
+            }
+        }
+        if health
+            .writer
+            .failing_for()
+            .is_some_and(|failing_for| failing_for >= WRITER_FAILURE_HOLD)
+        {
+            match store.write_probe(&instance).await {
+                Ok(()) => health.writer.healthy(),
+                Err(error) => {
+                    tracing::warn!(%error, "the database does not accept writes");
+                    health
+                        .writer
+                        .failing(format!("the database does not accept writes: {error}"));
+                }
             }
         }
         tokio::select! {
@@ -157,6 +191,16 @@ pub(crate) async fn probe_database(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failure_is_timed_until_the_component_recovers() {
+        let component = Component::new("writer");
+        assert_eq!(component.failing_for(), None);
+        component.failing("disk full".into());
+        assert!(component.failing_for().is_some());
+        component.healthy();
+        assert_eq!(component.failing_for(), None);
+    }
 
     #[test]
     fn the_kitchen_serves_only_when_every_component_is_healthy() {

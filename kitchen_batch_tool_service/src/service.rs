@@ -56,6 +56,9 @@ const PAGE: PageLimits = PageLimits {
 };
 /// Most bytes of console text waiting for stdout.
 const CONSOLE_BUFFER_BYTES: usize = 1 << 20;
+/// Committed orders held back from screens longer than this (by a long transaction elsewhere in
+/// the cluster) turn the tailer's health to failing.
+const HELD_BACK_ALARM: Duration = Duration::from_secs(10);
 /// How often the database is probed for the health reports.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -77,13 +80,16 @@ pub async fn run(
     // The client-side limit leaves the server's own a moment to answer first.
     let store = OrderStore::new(pool.clone(), database_timeout + Duration::from_secs(1));
     store.migrate().await?;
+    // Refuses a log whose ids run ahead of the database's transaction ids (a restore).
+    store.probe().await?;
     let instance = config.instance();
+    let start_position = store.final_position().await?;
     let hub = EventHub::new(
         WindowLimits {
             events: config.sse_buffer as usize,
             bytes: usize::try_from(config.sse_buffer_bytes).unwrap_or(usize::MAX),
         },
-        store.final_position().await?,
+        start_position,
     );
     let health = KitchenHealth::new();
     let commits = Arc::new(watch::Sender::new(0_u64));
@@ -96,7 +102,6 @@ pub async fn run(
         },
         Arc::clone(&commits),
         crate::writer::WriterHealth {
-            database: health.database.clone(),
             writer: health.writer.clone(),
         },
     );
@@ -122,12 +127,14 @@ pub async fn run(
         TailerSettings {
             poll: Duration::from_millis(config.tail_poll_millis),
             page: PAGE,
+            held_back_alarm: HELD_BACK_ALARM,
         },
         background.clone(),
     ));
     background_tasks.spawn(probe_database(
         store.clone(),
-        health.database.clone(),
+        health.clone(),
+        instance.clone(),
         PROBE_INTERVAL,
         background.clone(),
     ));
@@ -140,8 +147,9 @@ pub async fn run(
         };
         let (store, hub, drain) = (store.clone(), hub.clone(), console_drain.clone());
         background_tasks.spawn(async move {
+            let stdout = Box::new(std::io::stdout());
             if let Err(error) =
-                run_console(store, hub, settings, Box::new(std::io::stdout()), drain).await
+                run_console(store, hub, settings, stdout, start_position, drain).await
             {
                 tracing::error!(%error, "the console cannot start: orders are not printed");
             }
@@ -175,6 +183,7 @@ pub async fn run(
             replay_page: PAGE,
         },
         shutdown: stopping.clone(),
+        replays: Arc::new(tokio::sync::Semaphore::new(crate::sse::REPLAYS_AT_ONCE)),
     };
     let handler = Arc::new(KitchenOrderHandler::new(writer));
     tracing::info!(grpc = %config.grpc_addr, http = %config.http_addr, %instance,

@@ -13,7 +13,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Mutex, mpsc, oneshot, watch};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 /// What storing one order did.
@@ -53,12 +53,18 @@ pub(crate) struct WriterSettings {
 struct WriteRequest {
     order: Order,
     reply: oneshot::Sender<Result<StoreOutcome, WriteError>>,
+    /// Its share of [`QUEUE_BYTES`], given back once it is answered.
+    room: OwnedSemaphorePermit,
 }
+
+/// Most bytes of order text waiting for, or in, a transaction; a handler waits for room.
+const QUEUE_BYTES: usize = 64 << 20;
 
 /// The handle through which handlers store orders; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct OrderWriter {
     sender: mpsc::Sender<WriteRequest>,
+    room: Arc<Semaphore>,
 }
 
 /// Counts the writer's commits; the tailer and the notifier wait for it to change.
@@ -82,31 +88,36 @@ impl OrderWriter {
                 store: store.clone(),
                 instance: Arc::clone(&instance),
                 commits: Arc::clone(&commits),
-                database: health.database.clone(),
+                health: health.writer.clone(),
                 _panic_guard: PanicGuard(health.writer.clone()),
                 connection: None,
                 last_used: Instant::now(),
             };
             tasks.spawn(worker.run(Arc::clone(&receiver), max_batch));
         }
-        (Self { sender }, tasks)
+        let room = Arc::new(Semaphore::new(QUEUE_BYTES));
+        (Self { sender, room }, tasks)
     }
 
     /// Stores `order` and waits for its commit.
     pub(crate) async fn write(&self, order: Order) -> Result<StoreOutcome, WriteError> {
         let (reply, answer) = oneshot::channel();
+        let bytes = order.payload_bytes().clamp(1, QUEUE_BYTES) as u32;
+        let room = Arc::clone(&self.room)
+            .acquire_many_owned(bytes)
+            .await
+            .map_err(|_| WriteError::Stopped)?;
         self.sender
-            .send(WriteRequest { order, reply })
+            .send(WriteRequest { order, reply, room })
             .await
             .map_err(|_| WriteError::Stopped)?;
         answer.await.map_err(|_| WriteError::Stopped)?
     }
 }
 
-/// Where the writer reports: database failures, and its own end if a worker panics.
+/// Where the writer reports: failed batches, and its own end if a worker panics.
 #[derive(Debug, Clone)]
 pub(crate) struct WriterHealth {
-    pub(crate) database: Component,
     pub(crate) writer: Component,
 }
 
@@ -128,7 +139,7 @@ struct Worker {
     store: OrderStore,
     instance: Arc<str>,
     commits: Arc<CommitCounter>,
-    database: Component,
+    health: Component,
     /// Kept from one batch to the next, so that a busy writer does not pay the pool's liveness
     /// ping per batch; `None` after a failure.
     connection: Option<PoolConnection<Postgres>>,
@@ -153,9 +164,13 @@ impl Worker {
     }
 
     async fn write_batch(&mut self, batch: Vec<WriteRequest>) {
+        let mut rooms = Vec::with_capacity(batch.len());
         let (orders, replies): (Vec<Order>, Vec<_>) = batch
             .into_iter()
-            .map(|request| (request.order, request.reply))
+            .map(|request| {
+                rooms.push(request.room);
+                (request.order, request.reply)
+            })
             .unzip();
         let outcomes = self.store_isolating_refusals(&orders).await;
         if outcomes.iter().any(Result::is_ok) {
@@ -189,7 +204,7 @@ impl Worker {
         while let Some(range) = pending.pop() {
             match self.insert(&orders[range.clone()]).await {
                 Ok(insertions) => {
-                    self.database.healthy();
+                    self.health.healthy();
                     for (slot, insertion) in outcomes[range].iter_mut().zip(insertions) {
                         *slot = Some(Ok(match insertion {
                             Insertion::New(event_id) => StoreOutcome::Stored { event_id },
@@ -207,7 +222,7 @@ impl Worker {
                 }
                 Err(error) => {
                     tracing::error!(%error, orders = range.len(), "storing a batch failed");
-                    self.database
+                    self.health
                         .failing(format!("storing orders failed: {error}"));
                     let error = WriteError::Unavailable(error.to_string());
                     for slot in &mut outcomes[range] {
@@ -279,7 +294,6 @@ mod tests {
             },
             Arc::new(watch::Sender::new(0)),
             WriterHealth {
-                database: Component::new("database"),
                 writer: Component::new("writer"),
             },
         )
@@ -320,6 +334,48 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(page.events.len(), 19);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_batch_is_split_until_each_refused_order_is_alone() {
+        let (_server, store) = test_store().await;
+        let mut worker = Worker {
+            _panic_guard: PanicGuard(Component::new("writer")),
+            store: store.clone(),
+            instance: "k1".into(),
+            commits: Arc::new(watch::Sender::new(0)),
+            health: Component::new("writer"),
+            connection: None,
+            last_used: Instant::now(),
+        };
+        let mut orders: Vec<Order> = (0..13).map(|n| order(&format!("b-{n}"))).collect();
+        for bad in [0, 6, 12] {
+            orders[bad].brand_name = "nul\0".into();
+        }
+        let outcomes = worker.store_isolating_refusals(&orders).await;
+        for (index, outcome) in outcomes.iter().enumerate() {
+            if [0, 6, 12].contains(&index) {
+                assert!(
+                    matches!(outcome, Err(WriteError::Refused(_))),
+                    "{index}: {outcome:?}"
+                );
+            } else {
+                assert!(
+                    matches!(outcome, Ok(StoreOutcome::Stored { .. })),
+                    "{index}: {outcome:?}"
+                );
+            }
+        }
+        // The stored ones keep the order of the batch in their ids.
+        let ids: Vec<i64> = outcomes
+            .iter()
+            .filter_map(|outcome| match outcome {
+                Ok(StoreOutcome::Stored { event_id }) => Some(*event_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ids.len(), 10);
+        assert!(ids.windows(2).all(|pair| pair[0] < pair[1]), "{ids:?}");
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -19,8 +19,10 @@ use axum::routing::get;
 use bytes::Bytes;
 use serde::Deserialize;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 use stream::{EventStream, Start};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 /// How the event stream behaves.
@@ -42,7 +44,13 @@ pub(crate) struct EventsState {
     pub(crate) settings: SseSettings,
     /// Cancelled when the service shuts down; open streams then end.
     pub(crate) shutdown: CancellationToken,
+    /// Replays from PostgreSQL at once, over all streams: after a restart every reconnecting
+    /// screen replays, and this bounds their memory and their share of the pool.
+    pub(crate) replays: Arc<Semaphore>,
 }
+
+/// How many streams may replay from PostgreSQL at once.
+pub(crate) const REPLAYS_AT_ONCE: usize = 4;
 
 /// The router serving `GET /orders/events`.
 pub(crate) fn router(state: EventsState) -> Router {

@@ -7,7 +7,8 @@ use crate::tail::hub::Read;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::pin::Pin;
-use tokio::sync::watch;
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, watch};
 use tokio::time::{Instant, Sleep};
 
 /// Where a connection starts.
@@ -38,6 +39,8 @@ pub(super) struct EventStream {
     /// Wakes the stream at or before `next_heartbeat`. It is re-armed only when it fires, not
     /// per frame, so a busy stream does not touch the timer wheel for every event.
     heartbeat_timer: Pin<Box<Sleep>>,
+    /// Held from a replay page's read until its frames have been handed to the connection.
+    replay_permit: Option<OwnedSemaphorePermit>,
     closing: bool,
 }
 
@@ -68,6 +71,7 @@ impl EventStream {
             pending,
             next_heartbeat: Instant::now() + heartbeat,
             heartbeat_timer: Box::pin(tokio::time::sleep(heartbeat)),
+            replay_permit: None,
             closing: false,
         }
     }
@@ -78,11 +82,21 @@ impl EventStream {
                 self.next_heartbeat = Instant::now() + self.state.settings.heartbeat;
                 return Some(self.take_pending());
             }
+            // The last replayed page has been taken by the connection.
+            self.replay_permit = None;
             if self.closing || self.state.shutdown.is_cancelled() {
                 return None;
             }
             if let Some(through) = self.catching_up_through {
                 let shutdown = self.state.shutdown.clone();
+                let replays = Arc::clone(&self.state.replays);
+                tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => return None,
+                    permit = replays.acquire_owned() => {
+                        self.replay_permit = Some(permit.expect("never closed"));
+                    }
+                }
                 tokio::select! {
                     biased;
                     () = shutdown.cancelled() => return None,

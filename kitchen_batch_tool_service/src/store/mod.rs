@@ -35,6 +35,22 @@ pub enum StoreError {
     /// The migrations could not be applied.
     #[error("cannot apply migrations: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
+    /// The log's ids run ahead of the ids new transactions get, so new orders would be hidden
+    /// behind old ones.
+    #[error(
+        "the event log's ids (up to {max_event_id}) run ahead of this database's transaction ids \
+         (was it restored from a dump into a new cluster?): new orders would never reach the \
+         screens. Set the cluster's next transaction id to at least {needed_xid} (on the stopped \
+         cluster: pg_resetwal -e {epoch} -x {xid} <data directory>), then start again",
+        epoch = needed_xid >> 32,
+        xid = needed_xid & 0xffff_ffff
+    )]
+    LogAhead {
+        /// The highest event id stored.
+        max_event_id: i64,
+        /// The lowest next transaction id (with its epoch) that makes new ids higher.
+        needed_xid: u64,
+    },
 }
 
 impl StoreError {
@@ -88,11 +104,67 @@ impl OrderStore {
         self.timed(async { Ok(self.pool.acquire().await?) }).await
     }
 
-    /// Answers one trivial query: the database is reachable and answering.
+    /// Checks that the database answers and that new transactions get event ids above every
+    /// stored one (it does not, after a restore into a new cluster).
     pub(crate) async fn probe(&self) -> Result<(), StoreError> {
+        let (next_id_floor, max_event_id): (i64, i64) = self
+            .timed(async {
+                Ok(sqlx::query_as(
+                    "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint << 16, \
+                            coalesce(max(event_id), 0) FROM orders",
+                )
+                .fetch_one(&self.pool)
+                .await?)
+            })
+            .await?;
+        if max_event_id >= next_id_floor {
+            return Err(StoreError::LogAhead {
+                max_event_id,
+                needed_xid: (max_event_id as u64 >> 16) + 1,
+            });
+        }
+        Ok(())
+    }
+
+    /// Writes one row (without waiting for its flush): the database accepts writes.
+    pub(crate) async fn write_probe(&self, instance: &str) -> Result<(), StoreError> {
         self.timed(async {
-            sqlx::query("SELECT 1").execute(&self.pool).await?;
+            let mut transaction = self.pool.begin().await?;
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query(
+                "INSERT INTO health_probes (instance, probed_at) VALUES ($1, now()) \
+                 ON CONFLICT (instance) DO UPDATE SET probed_at = excluded.probed_at",
+            )
+            .bind(instance)
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
             Ok(())
+        })
+        .await
+    }
+
+    /// The oldest transaction still running in the cluster, described for an operator: the one
+    /// that holds the event log's horizon back.
+    pub(crate) async fn oldest_transaction(&self) -> Result<Option<String>, StoreError> {
+        self.timed(async {
+            Ok(sqlx::query_scalar(
+                "SELECT description FROM ( \
+                     SELECT age(backend_xid) AS age, \
+                            format('pid %s in database %s (user %s, %s since %s): %s', pid, \
+                                   datname, usename, state, xact_start, left(query, 100)) \
+                            AS description \
+                     FROM pg_stat_activity WHERE backend_xid IS NOT NULL \
+                     UNION ALL \
+                     SELECT age(transaction), format('prepared transaction %L in database %s \
+                            since %s', gid, database, prepared) \
+                     FROM pg_prepared_xacts \
+                 ) running ORDER BY age DESC LIMIT 1",
+            )
+            .fetch_optional(&self.pool)
+            .await?)
         })
         .await
     }
@@ -140,6 +212,41 @@ pub(crate) mod tests {
         let store = OrderStore::new(pool, Duration::from_secs(10));
         store.migrate().await.expect("migrate");
         (server, store)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_probe_refuses_a_log_whose_ids_run_ahead_of_the_transaction_ids() {
+        let (_server, store) = test_store().await;
+        store.probe().await.unwrap();
+        // As after a restore into a new cluster: ids far above any transaction id yet.
+        sqlx::query(
+            "INSERT INTO orders (event_id, order_id, otter_order_id, brand_name, source, \
+             order_timestamp) VALUES ((1::bigint << 50), 'restored', '', '', '', '')",
+        )
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let error = store.probe().await.unwrap_err();
+        assert!(matches!(error, StoreError::LogAhead { .. }), "{error}");
+        assert!(
+            error.to_string().contains("pg_resetwal -e 4 -x 1 "),
+            "{error}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_oldest_running_transaction_is_named() {
+        let (_server, store) = test_store().await;
+        assert_eq!(store.oldest_transaction().await.unwrap(), None);
+        let mut open = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(&mut *open)
+            .await
+            .unwrap();
+        let description = store.oldest_transaction().await.unwrap().expect("one");
+        assert!(description.contains("in database kitchen"), "{description}");
+        store.write_probe("k1").await.unwrap();
+        open.rollback().await.unwrap();
     }
 
     #[test]

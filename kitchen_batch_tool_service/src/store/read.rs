@@ -71,16 +71,16 @@ impl From<EventRow> for OrderEvent {
     }
 }
 
-/// The page query. `$1` after, `$2` through, `$3` most rows, `$4` most bytes, `$5` only orders
-/// received by this instance (or all when NULL). `{horizon}` is where final ids end.
+/// The page query. `$1` after, `$2` through, `$3` most rows, `$4` most bytes; `{horizon}` is
+/// where final ids end, `{receiver}` empty or [`ONE_RECEIVER`].
 const PAGE_QUERY: &str = "\
     WITH horizon AS ({horizon}), \
     page AS ( \
         SELECT o.*, count(*) OVER () AS page_rows, \
                sum(o.payload_bytes) OVER (ORDER BY o.event_id) AS running_bytes \
-        FROM (SELECT orders.* FROM orders, horizon \
-              WHERE event_id > $1 AND event_id <= $2 AND event_id < horizon.below \
-                AND ($5::text IS NULL OR received_by = $5) \
+        FROM (SELECT orders.* FROM orders \
+              WHERE event_id > $1 AND event_id <= $2 \
+                AND event_id < (SELECT below FROM horizon) {receiver} \
               ORDER BY event_id LIMIT $3) o \
     ) \
     SELECT page.event_id, page.order_id, page.otter_order_id, page.brand_name, page.source, \
@@ -91,8 +91,11 @@ const PAGE_QUERY: &str = "\
                coalesce(array_agg(station_name ORDER BY position), '{}') AS item_stations, \
                coalesce(array_agg(quantity ORDER BY position), '{}') AS item_quantities \
         FROM order_items WHERE order_items.event_id = page.event_id) items \
-    WHERE page.running_bytes - page.payload_bytes < $4 \
+    WHERE page.running_bytes - page.payload_bytes < greatest($4, 1) \
     ORDER BY page.event_id";
+
+/// The condition that keeps one instance's orders (`$5`), for the console's catch-up.
+const ONE_RECEIVER: &str = "AND received_by = $5";
 
 /// Everything below the oldest transaction still running is final: no transaction can commit
 /// an id there any more (see `migrations/0002_event_log.sql`).
@@ -113,14 +116,14 @@ impl OrderStore {
         let page = self
             .page(FINAL_HORIZON, after, i64::MAX, limits, None)
             .await?;
-        if page.events.is_empty() && !page.held_back {
-            // The page query says nothing about the horizon when it finds no row.
+        if page.events.is_empty() {
+            // The page query says nothing about the horizon when it finds no row, and whatever
+            // is committed after `after` was not final a moment ago.
             let held_back: bool = self
                 .timed(async {
-                    Ok(sqlx::query_scalar(&format!(
-                        "SELECT EXISTS (SELECT 1 FROM orders WHERE event_id > $1 \
-                         AND event_id >= (SELECT below FROM ({FINAL_HORIZON}) h))"
-                    ))
+                    Ok(sqlx::query_scalar(
+                        "SELECT EXISTS (SELECT 1 FROM orders WHERE event_id > $1)",
+                    )
                     .bind(after)
                     .fetch_one(&self.pool)
                     .await?)
@@ -152,23 +155,31 @@ impl OrderStore {
         limits: PageLimits,
         received_by: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        let sql = PAGE_QUERY.replace("{horizon}", horizon);
+        let sql = PAGE_QUERY.replace("{horizon}", horizon).replace(
+            "{receiver}",
+            if received_by.is_some() {
+                ONE_RECEIVER
+            } else {
+                ""
+            },
+        );
+        let most = limits.events.max(1);
         let rows: Vec<EventRow> = self
             .timed(async {
-                Ok(sqlx::query_as(&sql)
+                let mut query = sqlx::query_as(&sql)
                     .bind(after)
                     .bind(through)
-                    .bind(limits.events.max(1))
-                    .bind(limits.bytes)
-                    .bind(received_by)
-                    .fetch_all(&self.pool)
-                    .await?)
+                    .bind(most)
+                    .bind(limits.bytes);
+                if let Some(receiver) = received_by {
+                    query = query.bind(receiver);
+                }
+                Ok(query.fetch_all(&self.pool).await?)
             })
             .await?;
         let page_rows = rows.first().map_or(0, |row| row.page_rows);
         let held_back = rows.first().is_some_and(|row| row.held_back);
-        let complete =
-            rows.is_empty() || (rows.len() as i64 == page_rows && page_rows < limits.events);
+        let complete = rows.is_empty() || (rows.len() as i64 == page_rows && page_rows < most);
         Ok(EventPage {
             events: rows.into_iter().map(OrderEvent::from).collect(),
             complete,

@@ -100,10 +100,14 @@ impl EventHub {
         };
         let live: Vec<Arc<LiveEvent>> = events
             .into_iter()
-            .map(|event| {
-                let frame = crate::sse::frame::order_frame(&event, None)
-                    .expect("a stored order has at least one item");
-                Arc::new(LiveEvent { event, frame })
+            .filter_map(|event| match crate::sse::frame::order_frame(&event, None) {
+                Some(frame) => Some(Arc::new(LiveEvent { event, frame })),
+                None => {
+                    // Only a row written by hand can have no items: it is passed over.
+                    tracing::warn!(order_id = %event.order.order_id, event_id = event.id,
+                        "a stored order has no items; not shown");
+                    None
+                }
             })
             .collect();
         {

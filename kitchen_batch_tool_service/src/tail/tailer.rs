@@ -17,12 +17,31 @@ pub(crate) struct TailerSettings {
     pub(crate) poll: Duration,
     /// How much one read may hold.
     pub(crate) page: PageLimits,
+    /// Committed events held back longer than this make the tailer report failing, naming the
+    /// transaction that holds them: screens are silent, though orders are acknowledged.
+    pub(crate) held_back_alarm: Duration,
 }
 
 /// While a running transaction holds committed events back, the tailer looks again after this,
 /// doubling up to `poll`: such transactions are usually another writer's, a few milliseconds
 /// long.
 const HELD_BACK_FIRST_RETRY: Duration = Duration::from_millis(2);
+
+/// How long the last read at shutdown waits for held-back events (another instance's running
+/// transaction) before it gives up; the next start publishes them.
+const LAST_READ_PATIENCE: Duration = Duration::from_secs(3);
+
+/// Reports the tailer stopped when it unwinds from a panic.
+struct PanicGuard(Component);
+
+impl Drop for PanicGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0
+                .stopped("the tailer panicked; restart the service".into());
+        }
+    }
+}
 
 /// Tails the log until `shutdown` (and one read more), starting at the hub's position.
 pub(crate) async fn run_tailer(
@@ -34,22 +53,31 @@ pub(crate) async fn run_tailer(
     settings: TailerSettings,
     shutdown: CancellationToken,
 ) {
+    let _panic_guard = PanicGuard(health.clone());
     let mut position = hub.position();
     let mut held_back_delay = HELD_BACK_FIRST_RETRY;
+    let mut held_back_since: Option<tokio::time::Instant> = None;
     let mut failures = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     loop {
         let delay = match read_until_caught_up(&store, &hub, &mut position, settings.page).await {
-            Ok(held_back) => {
+            Ok(true) => {
+                failures.reset();
+                let since = *held_back_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= settings.held_back_alarm {
+                    report_held_back(&store, &health, since.elapsed()).await;
+                } else {
+                    health.healthy();
+                }
+                let delay = held_back_delay;
+                held_back_delay = (held_back_delay * 2).min(settings.poll);
+                delay
+            }
+            Ok(false) => {
                 health.healthy();
                 failures.reset();
-                if held_back {
-                    let delay = held_back_delay;
-                    held_back_delay = (held_back_delay * 2).min(settings.poll);
-                    delay
-                } else {
-                    held_back_delay = HELD_BACK_FIRST_RETRY;
-                    settings.poll
-                }
+                held_back_since = None;
+                held_back_delay = HELD_BACK_FIRST_RETRY;
+                settings.poll
             }
             Err(error) => {
                 tracing::error!(%error, position, "reading the event log failed");
@@ -59,10 +87,7 @@ pub(crate) async fn run_tailer(
         };
         tokio::select! {
             () = shutdown.cancelled() => {
-                // What the writer committed last is still published.
-                if let Err(error) = read_until_caught_up(&store, &hub, &mut position, settings.page).await {
-                    tracing::warn!(%error, "the last read of the event log failed");
-                }
+                last_read(&store, &hub, &mut position, settings.page).await;
                 break;
             }
             () = changed_or_pending(&mut commits) => {}
@@ -71,6 +96,39 @@ pub(crate) async fn run_tailer(
         }
     }
     tracing::info!(position, "tailer stopped");
+}
+
+/// What the writer committed last is still published, waiting a little for events held back by
+/// another instance's transaction.
+async fn last_read(store: &OrderStore, hub: &EventHub, position: &mut i64, page: PageLimits) {
+    let patience = tokio::time::Instant::now() + LAST_READ_PATIENCE;
+    loop {
+        match read_until_caught_up(store, hub, position, page).await {
+            Ok(true) if tokio::time::Instant::now() < patience => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(%error, "the last read of the event log failed");
+                return;
+            }
+        }
+    }
+}
+
+async fn report_held_back(store: &OrderStore, health: &Component, for_how_long: Duration) {
+    let blocker = match store.oldest_transaction().await {
+        Ok(Some(description)) => description,
+        Ok(None) => "a transaction that has just ended".to_owned(),
+        Err(error) => format!("unknown ({error})"),
+    };
+    let reason = format!(
+        "committed orders held back from screens for {} s by the oldest running transaction \
+         of the PostgreSQL cluster: {blocker}",
+        for_how_long.as_secs()
+    );
+    tracing::warn!(%reason, "the event log is held back");
+    health.failing(reason);
 }
 
 /// Reads and publishes pages until none is left; returns whether committed events are held back
@@ -110,7 +168,6 @@ mod tests {
         commits: Arc<watch::Sender<u64>>,
     ) -> (OrderWriter, tokio::task::JoinSet<()>) {
         let health = WriterHealth {
-            database: Component::new("database"),
             writer: Component::new("writer"),
         };
         let settings = WriterSettings {
@@ -144,6 +201,7 @@ mod tests {
                 events: 7,
                 bytes: 1 << 20,
             },
+            held_back_alarm: Duration::from_secs(60),
         };
         tokio::spawn(run_tailer(
             store.clone(),
@@ -210,5 +268,79 @@ mod tests {
             .unwrap();
         let stored: Vec<i64> = stored.events.iter().map(|event| event.id).collect();
         assert_eq!(seen, stored, "every stored order, once");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn events_held_back_too_long_are_reported_with_the_transaction_that_holds_them() {
+        let (_server, store) = test_store().await;
+        let hub = EventHub::new(
+            WindowLimits {
+                events: 100,
+                bytes: 1 << 20,
+            },
+            0,
+        );
+        let health = Component::new("tailer");
+        let mut watch = health.watch();
+        let mut open = store.pool().begin().await.unwrap();
+        sqlx::query("SELECT pg_current_xact_id(), 'forgotten-session'")
+            .execute(&mut *open)
+            .await
+            .unwrap();
+        let (first, _tasks) = writer(&store, "k1", Arc::new(watch::Sender::new(0)));
+        let order = crate::order::validate(numbered_order("waiting")).unwrap();
+        first.write(order).await.unwrap();
+
+        let shutdown = CancellationToken::new();
+        let (_commits, commits) = watch::channel(0);
+        let (_wakeups, wakeups) = watch::channel(0);
+        let settings = TailerSettings {
+            poll: Duration::from_millis(20),
+            page: PageLimits {
+                events: 100,
+                bytes: 1 << 20,
+            },
+            held_back_alarm: Duration::from_millis(200),
+        };
+        tokio::spawn(run_tailer(
+            store.clone(),
+            hub.clone(),
+            commits,
+            wakeups,
+            health.clone(),
+            settings,
+            shutdown.clone(),
+        ));
+        let reported = tokio::time::timeout(
+            Duration::from_secs(10),
+            watch.wait_for(|state| state.reason().is_some()),
+        )
+        .await
+        .expect("reported in time")
+        .expect("a state");
+        let reason = reported.reason().unwrap().to_owned();
+        assert!(reason.contains("held back"), "{reason}");
+        assert!(reason.contains("forgotten-session"), "{reason}");
+        assert_eq!(
+            hub.position(),
+            0,
+            "nothing published past the open transaction"
+        );
+
+        open.rollback().await.unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            watch.wait_for(|state| state.is_healthy()),
+        )
+        .await
+        .expect("healthy again");
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while hub.position() == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("published once the transaction ended");
+        shutdown.cancel();
     }
 }
