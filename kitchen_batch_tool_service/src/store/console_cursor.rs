@@ -32,28 +32,20 @@ impl OrderStore {
     /// Records that `instance`'s console has printed everything through `printed_through`.
     ///
     /// Not flushed synchronously: the record only spares a reprint after a crash, and losing
-    /// the last one to an operating-system crash costs a reprint of what followed it.
+    /// the last one to a crash of PostgreSQL or of the machine costs a reprint of what followed.
     pub(crate) async fn save_console_cursor(
         &self,
         instance: &str,
         printed_through: i64,
     ) -> Result<(), StoreError> {
-        self.timed(async {
-            let mut transaction = self.pool.begin().await?;
-            sqlx::query("SET LOCAL synchronous_commit = off")
-                .execute(&mut *transaction)
-                .await?;
+        self.execute_without_flush_wait(
             sqlx::query(
                 "UPDATE console_cursors SET printed_through = greatest(printed_through, $2) \
                  WHERE instance = $1",
             )
             .bind(instance)
-            .bind(printed_through)
-            .execute(&mut *transaction)
-            .await?;
-            transaction.commit().await?;
-            Ok(())
-        })
+            .bind(printed_through),
+        )
         .await
     }
 }

@@ -126,20 +126,31 @@ impl OrderStore {
         Ok(())
     }
 
-    /// Writes one row (without waiting for its flush): the database accepts writes.
+    /// Writes one row: the database accepts writes.
     pub(crate) async fn write_probe(&self, instance: &str) -> Result<(), StoreError> {
+        self.execute_without_flush_wait(
+            sqlx::query(
+                "INSERT INTO health_probes (instance, probed_at) VALUES ($1, now()) \
+                 ON CONFLICT (instance) DO UPDATE SET probed_at = excluded.probed_at",
+            )
+            .bind(instance),
+        )
+        .await
+    }
+
+    /// Runs `statement` in a transaction that commits without waiting for its WAL flush: for
+    /// bookkeeping whose loss in a crash costs little, and which must not hold the event log's
+    /// horizon back for the length of a flush.
+    pub(crate) async fn execute_without_flush_wait(
+        &self,
+        statement: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<(), StoreError> {
         self.timed(async {
             let mut transaction = self.pool.begin().await?;
             sqlx::query("SET LOCAL synchronous_commit = off")
                 .execute(&mut *transaction)
                 .await?;
-            sqlx::query(
-                "INSERT INTO health_probes (instance, probed_at) VALUES ($1, now()) \
-                 ON CONFLICT (instance) DO UPDATE SET probed_at = excluded.probed_at",
-            )
-            .bind(instance)
-            .execute(&mut *transaction)
-            .await?;
+            statement.execute(&mut *transaction).await?;
             transaction.commit().await?;
             Ok(())
         })

@@ -1,6 +1,6 @@
 //! The orders the benchmark sends: realistic in size, with ids unique to each run.
 
-use order_service_proto::order_service::v1::{OrderItem, OrderRequest};
+use order_service_proto::order_service::v1::OrderRequest;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The id prefix of one run: `bench-<unix millis>-<pid>-<scenario>-`. Order `n` of the run is
@@ -14,28 +14,13 @@ pub fn run_prefix(scenario: &str) -> String {
     format!("bench-{millis}-{}-{scenario}-", std::process::id())
 }
 
-fn item(name: &str, station: &str, quantity: i32) -> OrderItem {
-    OrderItem {
-        item_name: name.into(),
-        station_name: station.into(),
-        quantity,
-    }
-}
-
-/// Order `sequence` of the run with `prefix`: three items on two stations, like the design's
-/// sample order.
+/// Order `sequence` of the run with `prefix`: the design's sample order (three items on two
+/// stations) under ids of its own.
 pub fn order(prefix: &str, sequence: usize) -> OrderRequest {
     OrderRequest {
         order_id: format!("{prefix}{sequence}"),
         otter_order_id: format!("otter-{prefix}{sequence}"),
-        brand_name: "Desayuna".into(),
-        order_items: vec![
-            item("Grilled Chicken Sandwich", "Burger Plancha Station", 2),
-            item("Classic Burger", "Burger Plancha Station", 1),
-            item("Caesar Salad", "Salad Station", 1),
-        ],
-        timestamp: "2025-02-13T10:56:27.756Z".into(),
-        source: "mongodb_changestream".into(),
+        ..test_support::fixtures::sample_order()
     }
 }
 
