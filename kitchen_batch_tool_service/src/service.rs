@@ -112,9 +112,15 @@ pub async fn run(
     let background = CancellationToken::new();
     let mut background_tasks = JoinSet::new();
     let (wakeups, wakeups_watch) = watch::channel(0_u64);
-    background_tasks.spawn(run_listener(store.clone(), wakeups, background.clone()));
+    background_tasks.spawn(run_listener(
+        store.clone(),
+        instance.clone(),
+        wakeups,
+        background.clone(),
+    ));
     background_tasks.spawn(run_notifier(
         store.clone(),
+        instance.clone(),
         commits.subscribe(),
         background.clone(),
     ));

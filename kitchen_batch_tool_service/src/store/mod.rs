@@ -180,11 +180,13 @@ impl OrderStore {
         .await
     }
 
-    /// Wakes every instance's tailer (see `tail::listener`).
-    pub(crate) async fn notify_committed(&self) -> Result<(), StoreError> {
+    /// Wakes every other instance's tailer (see `tail::listener`); the payload names the
+    /// instance that committed, which its own listener passes over.
+    pub(crate) async fn notify_committed(&self, instance: &str) -> Result<(), StoreError> {
         self.timed(async {
-            sqlx::query("SELECT pg_notify($1, '')")
+            sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(COMMIT_CHANNEL)
+                .bind(instance)
                 .execute(&self.pool)
                 .await?;
             Ok(())

@@ -78,10 +78,11 @@ const PAGE_QUERY: &str = "\
     page AS ( \
         SELECT o.*, count(*) OVER () AS page_rows, \
                sum(o.payload_bytes) OVER (ORDER BY o.event_id) AS running_bytes \
-        FROM (SELECT orders.* FROM orders \
+        FROM (SELECT event_id FROM orders \
               WHERE event_id > $1 AND event_id <= $2 \
                 AND event_id < (SELECT below FROM horizon) {receiver} \
-              ORDER BY event_id LIMIT $3) o \
+              ORDER BY event_id LIMIT $3) ids \
+        JOIN orders o USING (event_id) \
     ) \
     SELECT page.event_id, page.order_id, page.otter_order_id, page.brand_name, page.source, \
            page.order_timestamp, page.received_by, page.page_rows, horizon.held_back, \
@@ -99,8 +100,12 @@ const ONE_RECEIVER: &str = "AND received_by = $5";
 
 /// Everything below the oldest transaction still running is final: no transaction can commit
 /// an id there any more (see `migrations/0002_event_log.sql`).
+///
+/// Every condition here and in [`PAGE_QUERY`] is a range on `event_id` or a `max`, so that the
+/// planner walks the primary key even before the table has statistics (an `EXISTS` over a range
+/// it cannot estimate made it scan the whole table).
 const FINAL_HORIZON: &str = "\
-    SELECT h.below, EXISTS (SELECT 1 FROM orders WHERE event_id >= h.below) AS held_back \
+    SELECT h.below, coalesce((SELECT max(event_id) FROM orders), 0) >= h.below AS held_back \
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16 AS below) h";
 
 /// For replays, which read below a position the tailer has passed, all of it final.

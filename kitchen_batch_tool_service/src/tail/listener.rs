@@ -9,9 +9,11 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 /// Listens for other instances' commits and counts them (and every reconnection, since
-/// notifications sent while the listener was away are lost) in `wakeups`.
+/// notifications sent while the listener was away are lost) in `wakeups`. This instance's own
+/// notifications are passed over: its tailer hears of its commits directly.
 pub(crate) async fn run_listener(
     store: OrderStore,
+    instance: String,
     wakeups: watch::Sender<u64>,
     shutdown: CancellationToken,
 ) {
@@ -39,6 +41,7 @@ pub(crate) async fn run_listener(
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 received = listener.try_recv() => match received {
+                    Ok(Some(notification)) if notification.payload() == instance => {}
                     // `None`: the connection was lost and made again.
                     Ok(_) => wake(),
                     Err(error) => {
@@ -65,6 +68,7 @@ async fn listen(store: &OrderStore) -> Result<PgListener, StoreError> {
 /// while the previous one was being sent.
 pub(crate) async fn run_notifier(
     store: OrderStore,
+    instance: String,
     mut commits: watch::Receiver<u64>,
     shutdown: CancellationToken,
 ) {
@@ -73,7 +77,7 @@ pub(crate) async fn run_notifier(
             () = shutdown.cancelled() => return,
             () = changed_or_pending(&mut commits) => {}
         }
-        if let Err(error) = store.notify_committed().await {
+        if let Err(error) = store.notify_committed(&instance).await {
             // The other instances' timers still find the commit.
             tracing::debug!(%error, "cannot notify other instances of a commit");
         }
