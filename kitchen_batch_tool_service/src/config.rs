@@ -49,9 +49,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub store_max_batch: u32,
 
-    /// Most transactions storing orders at once (the next batch is written while the previous
-    /// one is flushed).
-    #[arg(long, env = "STORE_WRITERS", default_value_t = 2,
+    /// Most transactions storing orders at once: with more than one, the next batch is written
+    /// while the previous one waits for its flush, which helps where flushes are slow (see
+    /// BENCHMARKS.md).
+    #[arg(long, env = "STORE_WRITERS", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=16))]
     pub store_writers: u32,
 
@@ -121,7 +122,7 @@ mod tests {
         assert_eq!(config.grpc_addr.port(), 6000);
         assert_eq!(config.sse_heartbeat_secs, 15);
         assert!(config.print_orders);
-        assert_eq!(config.store_writers, 2);
+        assert_eq!(config.store_writers, 1);
         assert_eq!(config.shutdown_timeout_secs, 10);
         assert!(
             config.instance().ends_with(":6000"),

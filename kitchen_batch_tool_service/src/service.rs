@@ -7,7 +7,7 @@ use crate::health::{KitchenHealth, probe_database};
 use crate::sse::{EventsState, SseSettings};
 use crate::store::{OrderStore, PageLimits, StoreError};
 use crate::tail::hub::{EventHub, WindowLimits};
-use crate::tail::{TailerSettings, run_listener, run_notifier, run_tailer};
+use crate::tail::{RecentCommits, TailerSettings, run_listener, run_notifier, run_tailer};
 use crate::writer::{OrderWriter, WriterSettings};
 use axum::serve::ListenerExt;
 use std::future::Future;
@@ -54,6 +54,9 @@ const PAGE: PageLimits = PageLimits {
     events: 500,
     bytes: 1 << 20,
 };
+/// Most bytes of just-committed orders kept for the tailer; beyond it the tailer reads them back
+/// from PostgreSQL.
+const RECENT_COMMITS_BYTES: usize = 32 << 20;
 /// Most bytes of console text waiting for stdout.
 const CONSOLE_BUFFER_BYTES: usize = 1 << 20;
 /// Committed orders held back from screens longer than this (by a long transaction elsewhere in
@@ -93,6 +96,7 @@ pub async fn run(
     );
     let health = KitchenHealth::new();
     let commits = Arc::new(watch::Sender::new(0_u64));
+    let recent = RecentCommits::new(RECENT_COMMITS_BYTES);
     let (writer, writer_tasks) = OrderWriter::spawn(
         store.clone(),
         WriterSettings {
@@ -101,6 +105,7 @@ pub async fn run(
             instance: instance.clone(),
         },
         Arc::clone(&commits),
+        recent.clone(),
         crate::writer::WriterHealth {
             writer: health.writer.clone(),
         },
@@ -127,6 +132,7 @@ pub async fn run(
     let tailer = tokio::spawn(run_tailer(
         store.clone(),
         hub.clone(),
+        recent,
         commits.subscribe(),
         wakeups_watch,
         health.tailer.clone(),

@@ -6,9 +6,11 @@
 //! is committed (see `tail`), so an order whose commit outcome is unknown to the writer is still
 //! shown if it was stored, and an answer never depends on anything but the commit.
 
+use crate::events::OrderEvent;
 use crate::health::Component;
 use crate::order::Order;
 use crate::store::{Insertion, OrderStore, StoreError};
+use crate::tail::RecentCommits;
 use sqlx::pool::PoolConnection;
 use sqlx::{Connection, Postgres};
 use std::sync::Arc;
@@ -76,6 +78,7 @@ impl OrderWriter {
         store: OrderStore,
         settings: WriterSettings,
         commits: Arc<CommitCounter>,
+        recent: RecentCommits,
         health: WriterHealth,
     ) -> (Self, JoinSet<()>) {
         let max_batch = settings.max_batch.clamp(1, crate::store::MAX_BATCH);
@@ -88,6 +91,7 @@ impl OrderWriter {
                 store: store.clone(),
                 instance: Arc::clone(&instance),
                 commits: Arc::clone(&commits),
+                recent: recent.clone(),
                 health: health.writer.clone(),
                 _panic_guard: PanicGuard(health.writer.clone()),
                 connection: None,
@@ -139,6 +143,8 @@ struct Worker {
     store: OrderStore,
     instance: Arc<str>,
     commits: Arc<CommitCounter>,
+    /// Where the committed orders wait for the tailer.
+    recent: RecentCommits,
     health: Component,
     /// Kept from one batch to the next, so that a busy writer does not pay the pool's liveness
     /// ping per batch; `None` after a failure.
@@ -173,11 +179,8 @@ impl Worker {
             })
             .unzip();
         let outcomes = self.store_isolating_refusals(&orders).await;
-        if outcomes.iter().any(Result::is_ok) {
-            self.commits.send_modify(|count| *count += 1);
-        }
-        for ((order, reply), outcome) in orders.iter().zip(replies).zip(outcomes) {
-            match &outcome {
+        for (order, outcome) in orders.iter().zip(&outcomes) {
+            match outcome {
                 Ok(StoreOutcome::Stored { event_id }) => {
                     tracing::debug!(order_id = %order.order_id, event_id, "order stored");
                 }
@@ -185,9 +188,28 @@ impl Worker {
                     tracing::info!(order_id = %order.order_id, "order already received");
                 }
                 Err(error) => {
-                    tracing::warn!(order_id = %order.order_id, %error, "order not stored")
+                    tracing::warn!(order_id = %order.order_id, %error, "order not stored");
                 }
             }
+        }
+        // Handed to the tailer before anyone is answered, so that the tailer finds them here.
+        let committed: Vec<OrderEvent> = orders
+            .into_iter()
+            .zip(&outcomes)
+            .filter_map(|(order, outcome)| match outcome {
+                Ok(StoreOutcome::Stored { event_id }) => Some(OrderEvent {
+                    id: *event_id,
+                    received_by: self.instance.to_string(),
+                    order,
+                }),
+                _ => None,
+            })
+            .collect();
+        if outcomes.iter().any(Result::is_ok) {
+            self.recent.add(committed);
+            self.commits.send_modify(|count| *count += 1);
+        }
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
             let _ = reply.send(outcome);
         }
     }
@@ -293,6 +315,7 @@ mod tests {
                 instance: "k1".into(),
             },
             Arc::new(watch::Sender::new(0)),
+            RecentCommits::new(1 << 20),
             WriterHealth {
                 writer: Component::new("writer"),
             },
@@ -344,6 +367,7 @@ mod tests {
             store: store.clone(),
             instance: "k1".into(),
             commits: Arc::new(watch::Sender::new(0)),
+            recent: RecentCommits::new(1 << 20),
             health: Component::new("writer"),
             connection: None,
             last_used: Instant::now(),

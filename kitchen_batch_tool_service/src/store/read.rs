@@ -21,9 +21,32 @@ pub(crate) struct EventPage {
     pub(crate) events: Vec<OrderEvent>,
     /// Whether the page reached the end of what was asked for (no later event is left).
     pub(crate) complete: bool,
-    /// Only for the tailer: committed events exist beyond the page that are not final yet,
-    /// because an older transaction is still running.
+}
+
+/// One page of final event ids, in order (see [`EventPage`]).
+#[derive(Debug, Default)]
+pub(crate) struct IdPage {
+    pub(crate) ids: Vec<i64>,
+    pub(crate) complete: bool,
+    /// Committed events exist beyond the page that are not final yet, because an older
+    /// transaction is still running.
     pub(crate) held_back: bool,
+}
+
+/// The tailer's read with whole events, for tests.
+#[cfg(test)]
+#[derive(Debug)]
+pub(crate) struct TailRead {
+    pub(crate) events: Vec<OrderEvent>,
+    pub(crate) complete: bool,
+    pub(crate) held_back: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct IdRow {
+    /// `None` in the one row of a page with no final id.
+    event_id: Option<i64>,
+    held_back: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -40,7 +63,6 @@ struct EventRow {
     item_quantities: Vec<i32>,
     /// Rows of the page before the byte limit cut it.
     page_rows: i64,
-    held_back: bool,
 }
 
 impl From<EventRow> for OrderEvent {
@@ -85,7 +107,7 @@ const PAGE_QUERY: &str = "\
         JOIN orders o USING (event_id) \
     ) \
     SELECT page.event_id, page.order_id, page.otter_order_id, page.brand_name, page.source, \
-           page.order_timestamp, page.received_by, page.page_rows, horizon.held_back, \
+           page.order_timestamp, page.received_by, page.page_rows, \
            items.item_names, items.item_stations, items.item_quantities \
     FROM page CROSS JOIN horizon CROSS JOIN LATERAL ( \
         SELECT coalesce(array_agg(item_name ORDER BY position), '{}') AS item_names, \
@@ -94,6 +116,29 @@ const PAGE_QUERY: &str = "\
         FROM order_items WHERE order_items.event_id = page.event_id) items \
     WHERE page.running_bytes - page.payload_bytes < greatest($4, 1) \
     ORDER BY page.event_id";
+
+/// The tailer's page: only ids (`$1` after, `$2` most), read from the primary key alone, and
+/// always one row, with `held_back`, even when no id is final.
+const ID_PAGE_QUERY: &str = "\
+    SELECT ids.event_id, horizon.held_back \
+    FROM ({horizon}) horizon LEFT JOIN LATERAL ( \
+        SELECT event_id FROM orders \
+        WHERE event_id > $1 AND event_id < horizon.below \
+        ORDER BY event_id LIMIT $2) ids ON true \
+    ORDER BY ids.event_id";
+
+/// Whole events by id (`$1`), in id order.
+const EVENTS_BY_ID_QUERY: &str = "\
+    SELECT o.event_id, o.order_id, o.otter_order_id, o.brand_name, o.source, \
+           o.order_timestamp, o.received_by, 0::bigint AS page_rows, \
+           items.item_names, items.item_stations, items.item_quantities \
+    FROM orders o CROSS JOIN LATERAL ( \
+        SELECT coalesce(array_agg(item_name ORDER BY position), '{}') AS item_names, \
+               coalesce(array_agg(station_name ORDER BY position), '{}') AS item_stations, \
+               coalesce(array_agg(quantity ORDER BY position), '{}') AS item_quantities \
+        FROM order_items WHERE order_items.event_id = o.event_id) items \
+    WHERE o.event_id = ANY($1) \
+    ORDER BY o.event_id";
 
 /// The condition that keeps one instance's orders (`$5`), for the console's catch-up.
 const ONE_RECEIVER: &str = "AND received_by = $5";
@@ -109,34 +154,64 @@ const FINAL_HORIZON: &str = "\
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16 AS below) h";
 
 /// For replays, which read below a position the tailer has passed, all of it final.
-const NO_HORIZON: &str = "SELECT 9223372036854775807::bigint AS below, false AS held_back";
+const NO_HORIZON: &str = "SELECT 9223372036854775807::bigint AS below";
 
 impl OrderStore {
-    /// The tailer's read: final events after `after`, in id order.
+    /// The tailer's read: the ids of up to `most` final events after `after`, in id order.
+    pub(crate) async fn final_ids_after(
+        &self,
+        after: i64,
+        most: i64,
+    ) -> Result<IdPage, StoreError> {
+        let most = most.max(1);
+        let sql = ID_PAGE_QUERY.replace("{horizon}", FINAL_HORIZON);
+        let rows: Vec<IdRow> = self
+            .timed(async {
+                Ok(sqlx::query_as(&sql)
+                    .bind(after)
+                    .bind(most)
+                    .fetch_all(&self.pool)
+                    .await?)
+            })
+            .await?;
+        let held_back = rows.first().is_some_and(|row| row.held_back);
+        let ids: Vec<i64> = rows.into_iter().filter_map(|row| row.event_id).collect();
+        Ok(IdPage {
+            complete: (ids.len() as i64) < most,
+            held_back,
+            ids,
+        })
+    }
+
+    /// The stored events with these ids, in id order.
+    pub(crate) async fn events_by_id(&self, ids: &[i64]) -> Result<Vec<OrderEvent>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<EventRow> = self
+            .timed(async {
+                Ok(sqlx::query_as(EVENTS_BY_ID_QUERY)
+                    .bind(ids)
+                    .fetch_all(&self.pool)
+                    .await?)
+            })
+            .await?;
+        Ok(rows.into_iter().map(OrderEvent::from).collect())
+    }
+
+    /// Final events after `after`, whole: what the tailer publishes.
+    #[cfg(test)]
     pub(crate) async fn final_events_after(
         &self,
         after: i64,
         limits: PageLimits,
-    ) -> Result<EventPage, StoreError> {
-        let page = self
-            .page(FINAL_HORIZON, after, i64::MAX, limits, None)
-            .await?;
-        if page.events.is_empty() {
-            // The page query says nothing about the horizon when it finds no row, and whatever
-            // is committed after `after` was not final a moment ago.
-            let held_back: bool = self
-                .timed(async {
-                    Ok(sqlx::query_scalar(
-                        "SELECT EXISTS (SELECT 1 FROM orders WHERE event_id > $1)",
-                    )
-                    .bind(after)
-                    .fetch_one(&self.pool)
-                    .await?)
-                })
-                .await?;
-            return Ok(EventPage { held_back, ..page });
-        }
-        Ok(page)
+    ) -> Result<TailRead, StoreError> {
+        let ids = self.final_ids_after(after, limits.events).await?;
+        Ok(TailRead {
+            events: self.events_by_id(&ids.ids).await?,
+            complete: ids.complete,
+            held_back: ids.held_back,
+        })
     }
 
     /// Stored events after `after` and up to `through`, optionally only those `received_by` an
@@ -148,19 +223,17 @@ impl OrderStore {
         limits: PageLimits,
         received_by: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        self.page(NO_HORIZON, after, through, limits, received_by)
-            .await
+        self.page(after, through, limits, received_by).await
     }
 
     async fn page(
         &self,
-        horizon: &str,
         after: i64,
         through: i64,
         limits: PageLimits,
         received_by: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        let sql = PAGE_QUERY.replace("{horizon}", horizon).replace(
+        let sql = PAGE_QUERY.replace("{horizon}", NO_HORIZON).replace(
             "{receiver}",
             if received_by.is_some() {
                 ONE_RECEIVER
@@ -183,12 +256,10 @@ impl OrderStore {
             })
             .await?;
         let page_rows = rows.first().map_or(0, |row| row.page_rows);
-        let held_back = rows.first().is_some_and(|row| row.held_back);
         let complete = rows.is_empty() || (rows.len() as i64 == page_rows && page_rows < most);
         Ok(EventPage {
             events: rows.into_iter().map(OrderEvent::from).collect(),
             complete,
-            held_back,
         })
     }
 
@@ -242,8 +313,8 @@ mod tests {
             .unwrap();
     }
 
-    fn order_ids(page: &EventPage) -> Vec<&str> {
-        page.events
+    fn order_ids(events: &[OrderEvent]) -> Vec<&str> {
+        events
             .iter()
             .map(|event| event.order.order_id.as_str())
             .collect()
@@ -254,7 +325,7 @@ mod tests {
         let (_server, store) = test_store().await;
         store_orders(&store, &["a", "b"], "k1").await;
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert_eq!(order_ids(&page), ["a", "b"]);
+        assert_eq!(order_ids(&page.events), ["a", "b"]);
         assert!(page.complete && !page.held_back);
         let expected = crate::order::validate(numbered_order("a")).unwrap();
         assert_eq!(page.events[0].order, expected);
@@ -270,7 +341,7 @@ mod tests {
             bytes: 1 << 30,
         };
         let page = store.events_between(0, i64::MAX, two, None).await.unwrap();
-        assert_eq!(order_ids(&page), ["a", "b"]);
+        assert_eq!(order_ids(&page.events), ["a", "b"]);
         assert!(!page.complete);
         let one_byte = PageLimits {
             events: 100,
@@ -281,7 +352,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            order_ids(&page),
+            order_ids(&page.events),
             ["a"],
             "the first event is always included"
         );
@@ -291,7 +362,7 @@ mod tests {
             .events_between(after_a, i64::MAX, ALL, None)
             .await
             .unwrap();
-        assert_eq!(order_ids(&rest), ["b", "c"]);
+        assert_eq!(order_ids(&rest.events), ["b", "c"]);
         assert!(rest.complete);
     }
 
@@ -304,12 +375,12 @@ mod tests {
         let all = store.final_events_after(0, ALL).await.unwrap();
         let b = all.events[1].id;
         let through_b = store.events_between(0, b, ALL, None).await.unwrap();
-        assert_eq!(order_ids(&through_b), ["a", "b"]);
+        assert_eq!(order_ids(&through_b.events), ["a", "b"]);
         let mine = store
             .events_between(0, i64::MAX, ALL, Some("k1"))
             .await
             .unwrap();
-        assert_eq!(order_ids(&mine), ["a", "c"]);
+        assert_eq!(order_ids(&mine.events), ["a", "c"]);
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -325,7 +396,7 @@ mod tests {
         store_orders(&store, &["after"], "k1").await;
 
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert_eq!(order_ids(&page), ["before"]);
+        assert_eq!(order_ids(&page.events), ["before"]);
         assert!(
             page.held_back,
             "a committed order waits behind the open transaction"
@@ -336,7 +407,7 @@ mod tests {
 
         open.rollback().await.unwrap();
         let page = store.final_events_after(after_before, ALL).await.unwrap();
-        assert_eq!(order_ids(&page), ["after"]);
+        assert_eq!(order_ids(&page.events), ["after"]);
         assert!(!page.held_back);
     }
 
@@ -351,7 +422,7 @@ mod tests {
             .unwrap();
         store_orders(&store, &["committed-first"], "k2").await;
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert!(page.events.is_empty(), "{:?}", order_ids(&page));
+        assert!(page.events.is_empty(), "{:?}", order_ids(&page.events));
 
         // The older transaction's order gets the lower id, though it commits last.
         let order = crate::order::validate(numbered_order("committed-last")).unwrap();
@@ -361,6 +432,9 @@ mod tests {
             .unwrap();
         older.commit().await.unwrap();
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert_eq!(order_ids(&page), ["committed-last", "committed-first"]);
+        assert_eq!(
+            order_ids(&page.events),
+            ["committed-last", "committed-first"]
+        );
     }
 }

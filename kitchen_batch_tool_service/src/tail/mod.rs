@@ -6,9 +6,11 @@
 
 pub(crate) mod hub;
 mod listener;
+mod recent;
 mod tailer;
 
 pub(crate) use listener::{run_listener, run_notifier};
+pub(crate) use recent::RecentCommits;
 pub(crate) use tailer::{TailerSettings, run_tailer};
 
 use tokio::sync::watch;

@@ -1,5 +1,6 @@
 //! Reads the log's final events in id order and publishes them.
 
+use super::RecentCommits;
 use super::changed_or_pending;
 use super::hub::EventHub;
 use crate::health::Component;
@@ -15,7 +16,8 @@ pub(crate) struct TailerSettings {
     /// The safety net: the longest the tailer waits without reading. It also probes the
     /// database for the health reports.
     pub(crate) poll: Duration,
-    /// How much one read may hold.
+    /// How many event ids one read may hold (its byte limit is not used: events missing from
+    /// memory are fetched [`FETCH_AT_ONCE`] at a time).
     pub(crate) page: PageLimits,
     /// Committed events held back longer than this make the tailer report failing, naming the
     /// transaction that holds them: screens are silent, though orders are acknowledged.
@@ -31,6 +33,10 @@ const HELD_BACK_FIRST_RETRY: Duration = Duration::from_millis(2);
 /// transaction) before it gives up; the next start publishes them.
 const LAST_READ_PATIENCE: Duration = Duration::from_secs(3);
 
+/// Most events fetched from PostgreSQL in one query (those not in memory): with orders of up to
+/// about 260 kB, a fetch stays within a few megabytes.
+const FETCH_AT_ONCE: usize = 16;
+
 /// Reports the tailer stopped when it unwinds from a panic.
 struct PanicGuard(Component);
 
@@ -44,9 +50,11 @@ impl Drop for PanicGuard {
 }
 
 /// Tails the log until `shutdown` (and one read more), starting at the hub's position.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_tailer(
     store: OrderStore,
     hub: EventHub,
+    recent: RecentCommits,
     mut commits: watch::Receiver<u64>,
     mut wakeups: watch::Receiver<u64>,
     health: Component,
@@ -59,35 +67,36 @@ pub(crate) async fn run_tailer(
     let mut held_back_since: Option<tokio::time::Instant> = None;
     let mut failures = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     loop {
-        let delay = match read_until_caught_up(&store, &hub, &mut position, settings.page).await {
-            Ok(true) => {
-                failures.reset();
-                let since = *held_back_since.get_or_insert_with(tokio::time::Instant::now);
-                if since.elapsed() >= settings.held_back_alarm {
-                    report_held_back(&store, &health, since.elapsed()).await;
-                } else {
-                    health.healthy();
+        let delay =
+            match read_until_caught_up(&store, &hub, &recent, &mut position, settings.page).await {
+                Ok(true) => {
+                    failures.reset();
+                    let since = *held_back_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() >= settings.held_back_alarm {
+                        report_held_back(&store, &health, since.elapsed()).await;
+                    } else {
+                        health.healthy();
+                    }
+                    let delay = held_back_delay;
+                    held_back_delay = (held_back_delay * 2).min(settings.poll);
+                    delay
                 }
-                let delay = held_back_delay;
-                held_back_delay = (held_back_delay * 2).min(settings.poll);
-                delay
-            }
-            Ok(false) => {
-                health.healthy();
-                failures.reset();
-                held_back_since = None;
-                held_back_delay = HELD_BACK_FIRST_RETRY;
-                settings.poll
-            }
-            Err(error) => {
-                tracing::error!(%error, position, "reading the event log failed");
-                health.failing(format!("reading the event log failed: {error}"));
-                failures.next_delay()
-            }
-        };
+                Ok(false) => {
+                    health.healthy();
+                    failures.reset();
+                    held_back_since = None;
+                    held_back_delay = HELD_BACK_FIRST_RETRY;
+                    settings.poll
+                }
+                Err(error) => {
+                    tracing::error!(%error, position, "reading the event log failed");
+                    health.failing(format!("reading the event log failed: {error}"));
+                    failures.next_delay()
+                }
+            };
         tokio::select! {
             () = shutdown.cancelled() => {
-                last_read(&store, &hub, &mut position, settings.page).await;
+                last_read(&store, &hub, &recent, &mut position, settings.page).await;
                 break;
             }
             () = changed_or_pending(&mut commits) => {}
@@ -100,10 +109,16 @@ pub(crate) async fn run_tailer(
 
 /// What the writer committed last is still published, waiting a little for events held back by
 /// another instance's transaction.
-async fn last_read(store: &OrderStore, hub: &EventHub, position: &mut i64, page: PageLimits) {
+async fn last_read(
+    store: &OrderStore,
+    hub: &EventHub,
+    recent: &RecentCommits,
+    position: &mut i64,
+    page: PageLimits,
+) {
     let patience = tokio::time::Instant::now() + LAST_READ_PATIENCE;
     loop {
-        match read_until_caught_up(store, hub, position, page).await {
+        match read_until_caught_up(store, hub, recent, position, page).await {
             Ok(true) if tokio::time::Instant::now() < patience => {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -132,19 +147,37 @@ async fn report_held_back(store: &OrderStore, health: &Component, for_how_long: 
 }
 
 /// Reads and publishes pages until none is left; returns whether committed events are held back
-/// behind a running transaction.
+/// behind a running transaction. PostgreSQL says which events are final and in which order;
+/// the contents come from `recent` when this instance's writer has them, and from PostgreSQL
+/// otherwise.
 async fn read_until_caught_up(
     store: &OrderStore,
     hub: &EventHub,
+    recent: &RecentCommits,
     position: &mut i64,
     page_limits: PageLimits,
 ) -> Result<bool, StoreError> {
     loop {
-        let page = store.final_events_after(*position, page_limits).await?;
-        if let Some(last) = page.events.last() {
-            *position = last.id;
+        let page = store.final_ids_after(*position, page_limits.events).await?;
+        for ids in page.ids.chunks(FETCH_AT_ONCE) {
+            let kept = recent.take(ids);
+            let missing: Vec<i64> = ids
+                .iter()
+                .zip(&kept)
+                .filter_map(|(id, kept)| kept.is_none().then_some(*id))
+                .collect();
+            let mut fetched = store.events_by_id(&missing).await?.into_iter().peekable();
+            let mut events = Vec::with_capacity(ids.len());
+            for (id, kept) in ids.iter().zip(kept) {
+                match kept.or_else(|| fetched.next_if(|event| event.id == *id)) {
+                    Some(event) => events.push(event),
+                    // Gone since the page was read: only a manual delete can do that.
+                    None => tracing::warn!(event_id = id, "a final event vanished; not shown"),
+                }
+            }
+            *position = *ids.last().expect("chunks are not empty");
+            hub.publish(events);
         }
-        hub.publish(page.events);
         if page.complete {
             return Ok(page.held_back);
         }
@@ -166,6 +199,7 @@ mod tests {
         store: &OrderStore,
         instance: &str,
         commits: Arc<watch::Sender<u64>>,
+        recent: &RecentCommits,
     ) -> (OrderWriter, tokio::task::JoinSet<()>) {
         let health = WriterHealth {
             writer: Component::new("writer"),
@@ -175,7 +209,7 @@ mod tests {
             connections: 2,
             instance: instance.into(),
         };
-        OrderWriter::spawn(store.clone(), settings, commits, health)
+        OrderWriter::spawn(store.clone(), settings, commits, recent.clone(), health)
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -191,8 +225,13 @@ mod tests {
         // The tailer hears of the first writer's commits only: the second one's are found by the
         // timer, as another instance's would be without LISTEN/NOTIFY.
         let heard = Arc::new(watch::Sender::new(0));
-        let (first, _first_tasks) = writer(&store, "k1", Arc::clone(&heard));
-        let (second, _second_tasks) = writer(&store, "k2", Arc::new(watch::Sender::new(0)));
+        // The first writer's orders are taken from memory, the second's read from PostgreSQL,
+        // as another instance's would be.
+        let recent = RecentCommits::new(1 << 20);
+        let (first, _first_tasks) = writer(&store, "k1", Arc::clone(&heard), &recent);
+        let elsewhere = RecentCommits::new(1 << 20);
+        let (second, _second_tasks) =
+            writer(&store, "k2", Arc::new(watch::Sender::new(0)), &elsewhere);
         let shutdown = CancellationToken::new();
         let (_wakeups, no_wakeups) = watch::channel(0);
         let settings = TailerSettings {
@@ -206,6 +245,7 @@ mod tests {
         tokio::spawn(run_tailer(
             store.clone(),
             hub.clone(),
+            recent.clone(),
             heard.subscribe(),
             no_wakeups,
             Component::new("tailer"),
@@ -268,6 +308,19 @@ mod tests {
             .unwrap();
         let stored: Vec<i64> = stored.events.iter().map(|event| event.id).collect();
         assert_eq!(seen, stored, "every stored order, once");
+        let published: Vec<i64> = match hub.read(0, usize::MAX) {
+            Read::Events(events) => events
+                .iter()
+                .filter(|live| live.event.order.order_id.starts_with("second-"))
+                .map(|live| live.event.id)
+                .collect(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            published.len(),
+            PER_WRITER,
+            "the other writer's orders, whole"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -287,7 +340,12 @@ mod tests {
             .execute(&mut *open)
             .await
             .unwrap();
-        let (first, _tasks) = writer(&store, "k1", Arc::new(watch::Sender::new(0)));
+        let (first, _tasks) = writer(
+            &store,
+            "k1",
+            Arc::new(watch::Sender::new(0)),
+            &RecentCommits::new(1 << 20),
+        );
         let order = crate::order::validate(numbered_order("waiting")).unwrap();
         first.write(order).await.unwrap();
 
@@ -305,6 +363,7 @@ mod tests {
         tokio::spawn(run_tailer(
             store.clone(),
             hub.clone(),
+            RecentCommits::new(1 << 20),
             commits,
             wakeups,
             health.clone(),
