@@ -117,16 +117,19 @@ pub async fn run(
     let background = CancellationToken::new();
     let mut background_tasks = JoinSet::new();
     let (wakeups, wakeups_watch) = watch::channel(0_u64);
+    let listener_pid = Arc::new(std::sync::atomic::AtomicI32::new(0));
     background_tasks.spawn(run_listener(
         store.clone(),
         instance.clone(),
         wakeups,
+        Arc::clone(&listener_pid),
         background.clone(),
     ));
     background_tasks.spawn(run_notifier(
         store.clone(),
         instance.clone(),
         commits.subscribe(),
+        listener_pid,
         background.clone(),
     ));
     let tailer = tokio::spawn(run_tailer(

@@ -194,6 +194,27 @@ impl OrderStore {
         .await
     }
 
+    /// Whether a session other than `own_listener` listens on [`COMMIT_CHANNEL`] in this
+    /// database: another instance, which this one's notifications would wake. A session of
+    /// another user, whose statement PostgreSQL does not show, counts as one.
+    pub(crate) async fn others_listen(
+        &self,
+        own_listener: Option<i32>,
+    ) -> Result<bool, StoreError> {
+        self.timed(async {
+            Ok(sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> coalesce($1, 0) \
+                   AND query IN ($2, '<insufficient privilege>'))",
+            )
+            .bind(own_listener)
+            .bind(format!("LISTEN \"{COMMIT_CHANNEL}\""))
+            .fetch_one(&self.pool)
+            .await?)
+        })
+        .await
+    }
+
     /// Runs `call` under the client-side time limit.
     pub(crate) async fn timed<T>(
         &self,
@@ -245,6 +266,22 @@ pub(crate) mod tests {
             error.to_string().contains("pg_resetwal -e 4 -x 1 "),
             "{error}"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn another_instances_listener_is_found_and_ones_own_is_not() {
+        let (_server, store) = test_store().await;
+        assert!(!store.others_listen(None).await.unwrap());
+        let mut listener = sqlx::postgres::PgListener::connect_with(store.pool())
+            .await
+            .unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut listener)
+            .await
+            .unwrap();
+        listener.listen(COMMIT_CHANNEL).await.unwrap();
+        assert!(store.others_listen(None).await.unwrap(), "another's");
+        assert!(!store.others_listen(Some(pid)).await.unwrap(), "one's own");
     }
 
     #[tokio::test(flavor = "multi_thread")]
