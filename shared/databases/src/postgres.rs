@@ -28,7 +28,11 @@ pub struct PostgresSettings {
     pub max_connections: u32,
     /// The longest wait for a connection, at start-up and whenever one is taken from the pool.
     pub connect_timeout: Duration,
-    /// The server-side `statement_timeout` of every connection, if any.
+    /// The server-side `statement_timeout` of every connection, if any. It also sets
+    /// `idle_in_transaction_session_timeout` to twice as long, and server-side TCP keepalives
+    /// (idle 10 s, then every 5 s, 3 probes): a client that dies in the middle of a transaction
+    /// does not leave it open, holding locks and the oldest-transaction horizon, for the hours a
+    /// dead TCP connection can otherwise last.
     pub statement_timeout: Option<Duration>,
 }
 
@@ -39,7 +43,17 @@ pub async fn connect_postgres(
 ) -> Result<PgPool, PostgresError> {
     let mut options = PgConnectOptions::from_str(url).map_err(PostgresError::InvalidUrl)?;
     if let Some(timeout) = settings.statement_timeout {
-        options = options.options([("statement_timeout", format!("{}ms", timeout.as_millis()))]);
+        let millis = timeout.as_millis();
+        options = options.options([
+            ("statement_timeout", format!("{millis}ms")),
+            (
+                "idle_in_transaction_session_timeout",
+                format!("{}ms", millis * 2),
+            ),
+            ("tcp_keepalives_idle", "10".to_owned()),
+            ("tcp_keepalives_interval", "5".to_owned()),
+            ("tcp_keepalives_count", "3".to_owned()),
+        ]);
     }
     let target = format!(
         "{}:{}/{}",
@@ -79,6 +93,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(timeout, "1234ms");
+        let (idle,): (String,) = sqlx::query_as("SHOW idle_in_transaction_session_timeout")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(idle, "2468ms");
+        let (keepalive,): (String,) = sqlx::query_as("SHOW tcp_keepalives_idle")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(keepalive, "10");
         let error = sqlx::query("SELECT pg_sleep(5)")
             .execute(&pool)
             .await
