@@ -11,3 +11,16 @@ pub(crate) struct OrderEvent {
     pub(crate) received_by: String,
     pub(crate) order: Order,
 }
+
+/// Order `order-<id>` (a small valid order) received by `k1`, at event id `id`.
+#[cfg(test)]
+pub(crate) fn test_event(id: i64) -> OrderEvent {
+    OrderEvent {
+        id,
+        received_by: "k1".into(),
+        order: crate::order::validate(test_support::fixtures::numbered_order(&format!(
+            "order-{id}"
+        )))
+        .expect("a valid order"),
+    }
+}

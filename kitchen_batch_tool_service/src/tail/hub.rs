@@ -151,15 +151,7 @@ impl EventHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use test_support::fixtures::numbered_order;
-
-    fn event(id: i64) -> OrderEvent {
-        OrderEvent {
-            id,
-            received_by: "k1".into(),
-            order: crate::order::validate(numbered_order(&format!("order-{id}"))).unwrap(),
-        }
-    }
+    use crate::events::test_event as event;
 
     fn ids(read: Read) -> Vec<i64> {
         match read {

@@ -82,15 +82,7 @@ impl RecentCommits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use test_support::fixtures::numbered_order;
-
-    fn event(id: i64) -> OrderEvent {
-        OrderEvent {
-            id,
-            received_by: "k1".into(),
-            order: crate::order::validate(numbered_order(&format!("o-{id}"))).unwrap(),
-        }
-    }
+    use crate::events::test_event as event;
 
     #[test]
     fn kept_events_are_taken_once_and_passed_ones_dropped() {
