@@ -47,8 +47,32 @@ impl Component {
         self.reporter.set(ServiceState::Stopped { reason });
     }
 
+    /// A guard that reports the component stopped if it is dropped while a task unwinds from a
+    /// panic: hold it for the task's life.
+    pub(crate) fn stopped_on_panic(&self, what: &'static str) -> StoppedOnPanic {
+        StoppedOnPanic {
+            component: self.clone(),
+            what,
+        }
+    }
+
     pub(crate) fn watch(&self) -> HealthWatch {
         self.reporter.watch()
+    }
+}
+
+/// See [`Component::stopped_on_panic`].
+pub(crate) struct StoppedOnPanic {
+    component: Component,
+    what: &'static str,
+}
+
+impl Drop for StoppedOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.component
+                .stopped(format!("{} panicked; restart the service", self.what));
+        }
     }
 }
 

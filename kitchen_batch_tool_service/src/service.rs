@@ -106,9 +106,7 @@ pub async fn run(
         },
         Arc::clone(&commits),
         recent.clone(),
-        crate::writer::WriterHealth {
-            writer: health.writer.clone(),
-        },
+        health.writer.clone(),
     );
     health.writer.healthy();
 

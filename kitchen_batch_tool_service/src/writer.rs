@@ -7,7 +7,7 @@
 //! shown if it was stored, and an answer never depends on anything but the commit.
 
 use crate::events::OrderEvent;
-use crate::health::Component;
+use crate::health::{Component, StoppedOnPanic};
 use crate::order::Order;
 use crate::store::{Insertion, OrderStore, StoreError};
 use crate::tail::RecentCommits;
@@ -79,7 +79,7 @@ impl OrderWriter {
         settings: WriterSettings,
         commits: Arc<CommitCounter>,
         recent: RecentCommits,
-        health: WriterHealth,
+        health: Component,
     ) -> (Self, JoinSet<()>) {
         let max_batch = settings.max_batch.clamp(1, crate::store::MAX_BATCH);
         let (sender, receiver) = mpsc::channel(max_batch * 4);
@@ -92,8 +92,8 @@ impl OrderWriter {
                 instance: Arc::clone(&instance),
                 commits: Arc::clone(&commits),
                 recent: recent.clone(),
-                health: health.writer.clone(),
-                _panic_guard: PanicGuard(health.writer.clone()),
+                _stopped_on_panic: health.stopped_on_panic("a writer task"),
+                health: health.clone(),
                 connection: None,
                 last_used: Instant::now(),
             };
@@ -119,27 +119,9 @@ impl OrderWriter {
     }
 }
 
-/// Where the writer reports: failed batches, and its own end if a worker panics.
-#[derive(Debug, Clone)]
-pub(crate) struct WriterHealth {
-    pub(crate) writer: Component,
-}
-
-/// Reports the writer stopped when a worker unwinds from a panic.
-struct PanicGuard(Component);
-
-impl Drop for PanicGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0
-                .stopped("a writer task panicked; restart the service".into());
-        }
-    }
-}
-
 /// One transaction at a time, on a connection of its own.
 struct Worker {
-    _panic_guard: PanicGuard,
+    _stopped_on_panic: StoppedOnPanic,
     store: OrderStore,
     instance: Arc<str>,
     commits: Arc<CommitCounter>,
@@ -316,9 +298,7 @@ mod tests {
             },
             Arc::new(watch::Sender::new(0)),
             RecentCommits::new(1 << 20),
-            WriterHealth {
-                writer: Component::new("writer"),
-            },
+            Component::new("writer"),
         )
     }
 
@@ -363,7 +343,7 @@ mod tests {
     async fn a_batch_is_split_until_each_refused_order_is_alone() {
         let (_server, store) = test_store().await;
         let mut worker = Worker {
-            _panic_guard: PanicGuard(Component::new("writer")),
+            _stopped_on_panic: Component::new("writer").stopped_on_panic("a writer task"),
             store: store.clone(),
             instance: "k1".into(),
             commits: Arc::new(watch::Sender::new(0)),

@@ -4,6 +4,7 @@
 use super::{OrderStore, StoreError};
 use crate::events::OrderEvent;
 use crate::order::{Order, OrderLine};
+use std::sync::LazyLock;
 
 /// How much one page may hold. The first event of a page is always included, whatever its size,
 /// so that a page always moves forward.
@@ -23,7 +24,7 @@ pub(crate) struct EventPage {
     pub(crate) complete: bool,
 }
 
-/// One page of final event ids, in order (see [`EventPage`]).
+/// One page of final event ids, in order.
 #[derive(Debug, Default)]
 pub(crate) struct IdPage {
     pub(crate) ids: Vec<i64>,
@@ -93,52 +94,31 @@ impl From<EventRow> for OrderEvent {
     }
 }
 
-/// The page query. `$1` after, `$2` through, `$3` most rows, `$4` most bytes; `{horizon}` is
-/// where final ids end, `{receiver}` empty or [`ONE_RECEIVER`].
-const PAGE_QUERY: &str = "\
-    WITH horizon AS ({horizon}), \
-    page AS ( \
+/// An order's items (of the row aliased `{order}`), in request order, as three arrays.
+const ITEMS: &str = "\
+    CROSS JOIN LATERAL ( \
+        SELECT coalesce(array_agg(item_name ORDER BY position), '{}') AS item_names, \
+               coalesce(array_agg(station_name ORDER BY position), '{}') AS item_stations, \
+               coalesce(array_agg(quantity ORDER BY position), '{}') AS item_quantities \
+        FROM order_items WHERE order_items.event_id = {order}.event_id) items";
+
+/// A replay page: `$1` after, `$2` through, `$3` most rows, `$4` most bytes; `{receiver}`
+/// empty or [`ONE_RECEIVER`]. It reads below a position the tailer has passed, all of it final.
+const REPLAY_PAGE: &str = "\
+    WITH page AS ( \
         SELECT o.*, count(*) OVER () AS page_rows, \
                sum(o.payload_bytes) OVER (ORDER BY o.event_id) AS running_bytes \
         FROM (SELECT event_id FROM orders \
-              WHERE event_id > $1 AND event_id <= $2 \
-                AND event_id < (SELECT below FROM horizon) {receiver} \
+              WHERE event_id > $1 AND event_id <= $2 {receiver} \
               ORDER BY event_id LIMIT $3) ids \
         JOIN orders o USING (event_id) \
     ) \
     SELECT page.event_id, page.order_id, page.otter_order_id, page.brand_name, page.source, \
            page.order_timestamp, page.received_by, page.page_rows, \
            items.item_names, items.item_stations, items.item_quantities \
-    FROM page CROSS JOIN horizon CROSS JOIN LATERAL ( \
-        SELECT coalesce(array_agg(item_name ORDER BY position), '{}') AS item_names, \
-               coalesce(array_agg(station_name ORDER BY position), '{}') AS item_stations, \
-               coalesce(array_agg(quantity ORDER BY position), '{}') AS item_quantities \
-        FROM order_items WHERE order_items.event_id = page.event_id) items \
+    FROM page {items} \
     WHERE page.running_bytes - page.payload_bytes < greatest($4, 1) \
     ORDER BY page.event_id";
-
-/// The tailer's page: only ids (`$1` after, `$2` most), read from the primary key alone, and
-/// always one row, with `held_back`, even when no id is final.
-const ID_PAGE_QUERY: &str = "\
-    SELECT ids.event_id, horizon.held_back \
-    FROM ({horizon}) horizon LEFT JOIN LATERAL ( \
-        SELECT event_id FROM orders \
-        WHERE event_id > $1 AND event_id < horizon.below \
-        ORDER BY event_id LIMIT $2) ids ON true \
-    ORDER BY ids.event_id";
-
-/// Whole events by id (`$1`), in id order.
-const EVENTS_BY_ID_QUERY: &str = "\
-    SELECT o.event_id, o.order_id, o.otter_order_id, o.brand_name, o.source, \
-           o.order_timestamp, o.received_by, 0::bigint AS page_rows, \
-           items.item_names, items.item_stations, items.item_quantities \
-    FROM orders o CROSS JOIN LATERAL ( \
-        SELECT coalesce(array_agg(item_name ORDER BY position), '{}') AS item_names, \
-               coalesce(array_agg(station_name ORDER BY position), '{}') AS item_stations, \
-               coalesce(array_agg(quantity ORDER BY position), '{}') AS item_quantities \
-        FROM order_items WHERE order_items.event_id = o.event_id) items \
-    WHERE o.event_id = ANY($1) \
-    ORDER BY o.event_id";
 
 /// The condition that keeps one instance's orders (`$5`), for the console's catch-up.
 const ONE_RECEIVER: &str = "AND received_by = $5";
@@ -146,15 +126,57 @@ const ONE_RECEIVER: &str = "AND received_by = $5";
 /// Everything below the oldest transaction still running is final: no transaction can commit
 /// an id there any more (see `migrations/0002_event_log.sql`).
 ///
-/// Every condition here and in [`PAGE_QUERY`] is a range on `event_id` or a `max`, so that the
-/// planner walks the primary key even before the table has statistics (an `EXISTS` over a range
-/// it cannot estimate made it scan the whole table).
+/// Every condition here and in the queries built on it is a range on `event_id` or a `max`, so
+/// that the planner walks the primary key even before the table has statistics (an `EXISTS`
+/// over a range it cannot estimate made it scan the whole table).
 const FINAL_HORIZON: &str = "\
     SELECT h.below, coalesce((SELECT max(event_id) FROM orders), 0) >= h.below AS held_back \
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16 AS below) h";
 
-/// For replays, which read below a position the tailer has passed, all of it final.
-const NO_HORIZON: &str = "SELECT 9223372036854775807::bigint AS below";
+/// The query texts, put together once.
+struct Queries {
+    /// The tailer's page: only ids (`$1` after, `$2` most), read from the primary key alone,
+    /// and always one row, with `held_back`, even when no id is final.
+    final_ids: String,
+    /// Whole events by id (`$1`), in id order.
+    events_by_id: String,
+    replay_all: String,
+    replay_one_receiver: String,
+    final_position: String,
+}
+
+static QUERIES: LazyLock<Queries> = LazyLock::new(|| {
+    let replay = |receiver| {
+        REPLAY_PAGE
+            .replace("{receiver}", receiver)
+            .replace("{items}", &ITEMS.replace("{order}", "page"))
+    };
+    Queries {
+        final_ids: format!(
+            "SELECT ids.event_id, horizon.held_back \
+             FROM ({FINAL_HORIZON}) horizon LEFT JOIN LATERAL ( \
+                 SELECT event_id FROM orders \
+                 WHERE event_id > $1 AND event_id < horizon.below \
+                 ORDER BY event_id LIMIT $2) ids ON true \
+             ORDER BY ids.event_id"
+        ),
+        events_by_id: format!(
+            "SELECT o.event_id, o.order_id, o.otter_order_id, o.brand_name, o.source, \
+                    o.order_timestamp, o.received_by, 0::bigint AS page_rows, \
+                    items.item_names, items.item_stations, items.item_quantities \
+             FROM orders o {} \
+             WHERE o.event_id = ANY($1) \
+             ORDER BY o.event_id",
+            ITEMS.replace("{order}", "o")
+        ),
+        replay_all: replay(""),
+        replay_one_receiver: replay(ONE_RECEIVER),
+        final_position: format!(
+            "SELECT max(event_id) FROM orders \
+             WHERE event_id < (SELECT below FROM ({FINAL_HORIZON}) h)"
+        ),
+    }
+});
 
 impl OrderStore {
     /// The tailer's read: the ids of up to `most` final events after `after`, in id order.
@@ -164,10 +186,9 @@ impl OrderStore {
         most: i64,
     ) -> Result<IdPage, StoreError> {
         let most = most.max(1);
-        let sql = ID_PAGE_QUERY.replace("{horizon}", FINAL_HORIZON);
         let rows: Vec<IdRow> = self
             .timed(async {
-                Ok(sqlx::query_as(&sql)
+                Ok(sqlx::query_as(&QUERIES.final_ids)
                     .bind(after)
                     .bind(most)
                     .fetch_all(&self.pool)
@@ -190,7 +211,7 @@ impl OrderStore {
         }
         let rows: Vec<EventRow> = self
             .timed(async {
-                Ok(sqlx::query_as(EVENTS_BY_ID_QUERY)
+                Ok(sqlx::query_as(&QUERIES.events_by_id)
                     .bind(ids)
                     .fetch_all(&self.pool)
                     .await?)
@@ -223,28 +244,14 @@ impl OrderStore {
         limits: PageLimits,
         received_by: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        self.page(after, through, limits, received_by).await
-    }
-
-    async fn page(
-        &self,
-        after: i64,
-        through: i64,
-        limits: PageLimits,
-        received_by: Option<&str>,
-    ) -> Result<EventPage, StoreError> {
-        let sql = PAGE_QUERY.replace("{horizon}", NO_HORIZON).replace(
-            "{receiver}",
-            if received_by.is_some() {
-                ONE_RECEIVER
-            } else {
-                ""
-            },
-        );
+        let sql = match received_by {
+            Some(_) => &QUERIES.replay_one_receiver,
+            None => &QUERIES.replay_all,
+        };
         let most = limits.events.max(1);
         let rows: Vec<EventRow> = self
             .timed(async {
-                let mut query = sqlx::query_as(&sql)
+                let mut query = sqlx::query_as(sql)
                     .bind(after)
                     .bind(through)
                     .bind(most)
@@ -267,12 +274,9 @@ impl OrderStore {
     /// tailer starting now begins.
     pub(crate) async fn final_position(&self) -> Result<i64, StoreError> {
         self.timed(async {
-            let position: Option<i64> = sqlx::query_scalar(&format!(
-                "SELECT max(event_id) FROM orders \
-                 WHERE event_id < (SELECT below FROM ({FINAL_HORIZON}) h)"
-            ))
-            .fetch_one(&self.pool)
-            .await?;
+            let position: Option<i64> = sqlx::query_scalar(&QUERIES.final_position)
+                .fetch_one(&self.pool)
+                .await?;
             Ok(position.unwrap_or(0))
         })
         .await

@@ -37,18 +37,6 @@ const LAST_READ_PATIENCE: Duration = Duration::from_secs(3);
 /// about 260 kB, a fetch stays within a few megabytes.
 const FETCH_AT_ONCE: usize = 16;
 
-/// Reports the tailer stopped when it unwinds from a panic.
-struct PanicGuard(Component);
-
-impl Drop for PanicGuard {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            self.0
-                .stopped("the tailer panicked; restart the service".into());
-        }
-    }
-}
-
 /// Tails the log until `shutdown` (and one read more), starting at the hub's position.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_tailer(
@@ -61,7 +49,7 @@ pub(crate) async fn run_tailer(
     settings: TailerSettings,
     shutdown: CancellationToken,
 ) {
-    let _panic_guard = PanicGuard(health.clone());
+    let _stopped_on_panic = health.stopped_on_panic("the tailer");
     let mut position = hub.position();
     let mut held_back_delay = HELD_BACK_FIRST_RETRY;
     let mut held_back_since: Option<tokio::time::Instant> = None;
@@ -190,7 +178,7 @@ mod tests {
     use crate::health::Component;
     use crate::store::tests::test_store;
     use crate::tail::hub::{Read, WindowLimits};
-    use crate::writer::{OrderWriter, WriterHealth, WriterSettings};
+    use crate::writer::{OrderWriter, WriterSettings};
     use std::sync::Arc;
     use test_support::fixtures::numbered_order;
 
@@ -201,9 +189,7 @@ mod tests {
         commits: Arc<watch::Sender<u64>>,
         recent: &RecentCommits,
     ) -> (OrderWriter, tokio::task::JoinSet<()>) {
-        let health = WriterHealth {
-            writer: Component::new("writer"),
-        };
+        let health = Component::new("writer");
         let settings = WriterSettings {
             max_batch: 64,
             connections: 2,
