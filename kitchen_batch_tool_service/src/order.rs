@@ -1,16 +1,9 @@
 //! The kitchen's order, and the validation that turns a request into one.
 
+use order_service_proto::limits::check_text;
+use order_service_proto::limits::{MAX_ID_LEN, MAX_ITEMS, MAX_QUANTITY, MAX_TEXT_LEN};
 use order_service_proto::order_service::v1::OrderRequest;
 use std::fmt;
-
-/// Longest `order_id` and `otter_order_id` accepted, in bytes.
-pub(crate) const MAX_ID_LEN: usize = 128;
-/// Longest brand, item, station, source or timestamp text accepted, in bytes.
-pub(crate) const MAX_TEXT_LEN: usize = 256;
-/// Most items one order may have.
-pub(crate) const MAX_ITEMS: usize = 500;
-/// Largest quantity one item may have.
-pub(crate) const MAX_QUANTITY: i32 = 10_000;
 
 /// A valid order, as the kitchen stores, prints and streams it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,29 +137,10 @@ fn require_non_empty(field: impl fmt::Display, value: &str) -> Result<(), Valida
     }
 }
 
-/// Checks the length of a text field and that it holds no control character: PostgreSQL's `text`
-/// cannot store NUL, and the others (escape sequences, bells) have no place on a kitchen screen
-/// or console. Tabs are the one exception, harmless in a name.
+/// Checks the length of a text field and that it holds no control character (see
+/// [`check_text`]).
 fn limit_len(field: impl fmt::Display, value: &str, max: usize) -> Result<(), ValidationError> {
-    if value.len() > max {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {max} bytes (got {})", value.len()),
-        ));
-    }
-    match value
-        .char_indices()
-        .find(|(_, character)| character.is_control() && *character != '\t')
-    {
-        Some((offset, character)) => Err(ValidationError::new(
-            field,
-            format!(
-                "must not contain control characters (found U+{:04X} at byte {offset})",
-                u32::from(character)
-            ),
-        )),
-        None => Ok(()),
-    }
+    check_text(value, max).map_err(|problem| ValidationError::new(field, problem.to_string()))
 }
 
 #[cfg(test)]

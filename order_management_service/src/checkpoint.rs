@@ -5,14 +5,27 @@ use chrono::{DateTime, TimeZone, Utc};
 use mongodb::Collection;
 use mongodb::bson::{self, Document, doc};
 use mongodb::change_stream::event::ResumeToken;
-use mongodb::options::WriteConcern;
+use mongodb::options::{Acknowledgment, WriteConcern};
+use std::time::Duration;
+
+/// Majority write concern that gives up after `timeout` (`wtimeout`), so a write never waits for
+/// a replica set that lost its majority.
+pub(crate) fn majority_within(timeout: Duration) -> WriteConcern {
+    WriteConcern::builder()
+        .w(Acknowledgment::Majority)
+        .w_timeout(timeout)
+        .build()
+}
 
 /// Why the checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
-pub enum CheckpointError {
+pub(crate) enum CheckpointError {
     /// MongoDB failed.
     #[error("checkpoint store: {0}")]
     Mongo(#[from] mongodb::error::Error),
+    /// MongoDB did not answer in time.
+    #[error("checkpoint store: no answer within {0:?}")]
+    TimedOut(Duration),
     /// The stored document is not a checkpoint this service wrote.
     #[error("checkpoint of consumer {consumer:?} is malformed: {reason}")]
     Malformed {
@@ -25,7 +38,7 @@ pub enum CheckpointError {
 
 /// A stored position in the change stream.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     /// The resume token to reopen the stream after.
     pub token: ResumeToken,
     /// When it was stored.
@@ -35,30 +48,46 @@ pub struct Checkpoint {
 /// Reads and writes one consumer's checkpoint. Writes use majority write concern, so a stored
 /// position survives a replica-set failover.
 #[derive(Debug, Clone)]
-pub struct CheckpointStore {
+pub(crate) struct CheckpointStore {
     collection: Collection<Document>,
     consumer: String,
+    timeout: Duration,
 }
 
 impl CheckpointStore {
-    /// The checkpoint of `consumer` in `collection`.
-    pub fn new(collection: Collection<Document>, consumer: impl Into<String>) -> Self {
+    /// The checkpoint of `consumer` in `collection`; each read or write waits at most
+    /// `timeout` (also the write concern's `wtimeout`).
+    pub(crate) fn new(
+        collection: Collection<Document>,
+        consumer: impl Into<String>,
+        timeout: Duration,
+    ) -> Self {
         Self {
             collection,
             consumer: consumer.into(),
+            timeout,
         }
     }
 
+    async fn within<T>(
+        &self,
+        operation: impl std::future::IntoFuture<Output = mongodb::error::Result<T>>,
+    ) -> Result<T, CheckpointError> {
+        tokio::time::timeout(self.timeout, operation.into_future())
+            .await
+            .map_err(|_| CheckpointError::TimedOut(self.timeout))?
+            .map_err(CheckpointError::from)
+    }
+
     /// The consumer's name.
-    pub fn consumer(&self) -> &str {
+    pub(crate) fn consumer(&self) -> &str {
         &self.consumer
     }
 
     /// The stored checkpoint, if any.
-    pub async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
+    pub(crate) async fn load(&self) -> Result<Option<Checkpoint>, CheckpointError> {
         let Some(stored) = self
-            .collection
-            .find_one(doc! { "_id": &self.consumer })
+            .within(self.collection.find_one(doc! { "_id": &self.consumer }))
             .await?
         else {
             return Ok(None);
@@ -83,7 +112,7 @@ impl CheckpointStore {
 
     /// Stores `token` as the consumer's position. `last_order_id` (the order whose event the
     /// token follows, if any) is kept for operators.
-    pub async fn save(
+    pub(crate) async fn save(
         &self,
         token: &ResumeToken,
         last_order_id: Option<&str>,
@@ -101,20 +130,13 @@ impl CheckpointStore {
         if let Some(order_id) = last_order_id {
             document.insert("last_order_id", order_id);
         }
-        self.collection
-            .replace_one(doc! { "_id": &self.consumer }, document)
-            .upsert(true)
-            .write_concern(WriteConcern::majority())
-            .await?;
-        Ok(())
-    }
-
-    /// Deletes the consumer's checkpoint.
-    pub async fn clear(&self) -> Result<(), CheckpointError> {
-        self.collection
-            .delete_one(doc! { "_id": &self.consumer })
-            .write_concern(WriteConcern::majority())
-            .await?;
+        self.within(
+            self.collection
+                .replace_one(doc! { "_id": &self.consumer }, document)
+                .upsert(true)
+                .write_concern(majority_within(self.timeout)),
+        )
+        .await?;
         Ok(())
     }
 }

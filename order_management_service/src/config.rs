@@ -56,6 +56,29 @@ pub struct Config {
     #[arg(long, env = "MONGO_CONNECT_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub mongo_connect_timeout_ms: u64,
 
+    /// Orders delivered to the kitchen at once (read ahead from the change stream, acknowledged
+    /// in any order, checkpointed in stream order).
+    #[arg(long, env = "MAX_IN_FLIGHT", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=4_096))]
+    pub max_in_flight: u64,
+
+    /// Bytes of change events read ahead and not yet handled, at most.
+    #[arg(long, env = "READ_AHEAD_BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(65_536..=1 << 31))]
+    pub read_ahead_bytes: u64,
+
+    /// Store the stream's position once this many orders were handled since the last save.
+    #[arg(long, env = "CHECKPOINT_EVERY_ORDERS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub checkpoint_every_orders: u64,
+
+    /// Store the stream's position at most this long after an order was handled, in
+    /// milliseconds.
+    #[arg(long, env = "CHECKPOINT_INTERVAL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub checkpoint_interval_ms: u64,
+
+    /// How long a checkpoint or dead-letter write (majority write concern) may take, in
+    /// milliseconds, before it counts as failed.
+    #[arg(long, env = "MONGO_WRITE_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
+    pub mongo_write_timeout_ms: u64,
+
     /// While the orders collection is quiet, store the stream's position at most this often, in
     /// milliseconds, so that it never falls out of the oplog.
     #[arg(long, env = "QUIET_CHECKPOINT_INTERVAL_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
@@ -82,6 +105,16 @@ impl Config {
     /// How long to wait for MongoDB at start-up.
     pub fn mongo_connect_timeout(&self) -> Duration {
         Duration::from_millis(self.mongo_connect_timeout_ms)
+    }
+
+    /// How long a MongoDB write may take.
+    pub fn mongo_write_timeout(&self) -> Duration {
+        Duration::from_millis(self.mongo_write_timeout_ms)
+    }
+
+    /// How often the position is stored while orders flow.
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_millis(self.checkpoint_interval_ms)
     }
 }
 
@@ -163,6 +196,10 @@ mod tests {
         assert_eq!(config.dead_letter_collection, "orders_dead_letter");
         assert_eq!(config.grpc_deadline(), Duration::from_secs(5));
         assert_eq!(config.start_at, None);
+        assert_eq!(config.max_in_flight, 64);
+        assert_eq!(config.checkpoint_every_orders, 512);
+        assert_eq!(config.checkpoint_interval(), Duration::from_millis(500));
+        assert_eq!(config.mongo_write_timeout(), Duration::from_secs(5));
     }
 
     #[test]
@@ -209,6 +246,14 @@ mod tests {
             (
                 &["--mongo-db", "shop", "--consumer-name", " "],
                 "--consumer-name",
+            ),
+            (
+                &["--mongo-db", "shop", "--max-in-flight", "0"],
+                "--max-in-flight",
+            ),
+            (
+                &["--mongo-db", "shop", "--read-ahead-bytes", "10"],
+                "--read-ahead-bytes",
             ),
         ];
         for (args, flag) in cases {

@@ -1,27 +1,37 @@
 //! The dead-letter collection: documents that cannot become valid orders, with the reason.
 
+use crate::checkpoint::majority_within;
 use chrono::{DateTime, Utc};
 use mongodb::Collection;
 use mongodb::bson::{self, Bson, Document, doc};
-use mongodb::options::WriteConcern;
+use std::time::Duration;
 
 /// Why a document could not be dead-lettered.
 #[derive(Debug, thiserror::Error)]
-#[error("dead-letter write failed: {0}")]
-pub struct DeadLetterError(#[from] mongodb::error::Error);
+pub(crate) enum DeadLetterError {
+    /// MongoDB failed.
+    #[error("dead-letter write failed: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    /// MongoDB did not answer in time.
+    #[error("dead-letter write timed out after {0:?}")]
+    TimedOut(Duration),
+}
 
 /// Which step refused the order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RejectedBy {
+pub(crate) enum RejectedBy {
+    /// The change event cannot be decoded (invalid UTF-8, say).
+    Decoding,
     /// Extraction: the document cannot become a valid order.
     Extraction,
-    /// The kitchen answered `INVALID_ARGUMENT`.
+    /// The kitchen refused it (`INVALID_ARGUMENT`, `OUT_OF_RANGE`, `FAILED_PRECONDITION`).
     Kitchen,
 }
 
 impl RejectedBy {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
+            Self::Decoding => "decoding",
             Self::Extraction => "extraction",
             Self::Kitchen => "kitchen",
         }
@@ -33,18 +43,23 @@ impl RejectedBy {
 /// Each entry is keyed by the original document's `_id`, so writing the same document twice (after
 /// a restart re-reads its event) leaves one entry. The original stays in the orders collection.
 #[derive(Debug, Clone)]
-pub struct DeadLetterStore {
+pub(crate) struct DeadLetterStore {
     collection: Collection<Document>,
+    write_timeout: Duration,
 }
 
 impl DeadLetterStore {
-    /// A store writing to `collection`.
-    pub fn new(collection: Collection<Document>) -> Self {
-        Self { collection }
+    /// A store writing to `collection`; each write waits at most `write_timeout` (also the
+    /// write concern's `wtimeout`).
+    pub(crate) fn new(collection: Collection<Document>, write_timeout: Duration) -> Self {
+        Self {
+            collection,
+            write_timeout,
+        }
     }
 
     /// Records that the document with `id` was refused by `rejected_by` for `reason`.
-    pub async fn record(
+    pub(crate) async fn record(
         &self,
         id: &Bson,
         order_id: &str,
@@ -59,11 +74,14 @@ impl DeadLetterStore {
             "rejected_by": rejected_by.as_str(),
             "dead_lettered_at": bson::DateTime::from_millis(now.timestamp_millis()),
         };
-        self.collection
+        let write = self
+            .collection
             .replace_one(doc! { "_id": id.clone() }, entry)
             .upsert(true)
-            .write_concern(WriteConcern::majority())
-            .await?;
+            .write_concern(majority_within(self.write_timeout));
+        tokio::time::timeout(self.write_timeout, write)
+            .await
+            .map_err(|_| DeadLetterError::TimedOut(self.write_timeout))??;
         Ok(())
     }
 }

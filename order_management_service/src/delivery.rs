@@ -1,14 +1,15 @@
 //! Delivery: sends one order to the kitchen and retries until the kitchen acknowledges it.
 
 use crate::metrics::Metrics;
+use crate::observe;
 use grpc_clients::{OrderClient, SendError};
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
-use shared_patterns::{Backoff, CancellationToken, HealthReporter, ServiceState};
+use shared_patterns::{Backoff, CancellationToken, HealthReporter};
 use std::time::Duration;
 
 /// How one order's delivery ended.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// The kitchen stored the order (or already had it).
     Acknowledged(OrderResponse),
     /// The kitchen refused the order for good (`INVALID_ARGUMENT`, `OUT_OF_RANGE` for a request
@@ -23,19 +24,19 @@ pub enum Delivery {
 /// The retry schedule for calls to the kitchen: 500 ms doubling to at most 30 s, with jitter.
 /// Shorter than the stream's schedule, because a kitchen restart is the common case and every
 /// order waits for it.
-pub fn delivery_backoff() -> Backoff {
+pub(crate) fn delivery_backoff() -> Backoff {
     Backoff::new(Duration::from_millis(500), Duration::from_secs(30))
 }
 
 /// Sends orders with retries. Every call has the client's deadline.
 #[derive(Debug, Clone)]
-pub struct Deliverer {
+pub(crate) struct Deliverer {
     client: OrderClient,
 }
 
 impl Deliverer {
     /// A deliverer sending through `client`.
-    pub fn new(client: OrderClient) -> Self {
+    pub(crate) fn new(client: OrderClient) -> Self {
         Self { client }
     }
 
@@ -45,7 +46,7 @@ impl Deliverer {
     /// (unavailable, deadline exceeded, resource exhausted, connection errors) and unexpected
     /// ones (internal errors, or an answer with `success: false`) alike, because giving up would
     /// lose the order. While it retries, `health` says so.
-    pub async fn deliver(
+    pub(crate) async fn deliver(
         &self,
         order: &OrderRequest,
         health: &HealthReporter,
@@ -66,19 +67,14 @@ impl Deliverer {
                 Err(error @ SendError::Transient { .. }) => error.to_string(),
                 Err(error @ SendError::Failed { .. }) => error.to_string(),
             };
-            metrics.delivery_retry();
             let delay = backoff.next_delay();
-            tracing::warn!(
-                order_id = %order_id,
-                attempt = backoff.failures(),
-                retry_in_ms = delay.as_millis() as u64,
-                %reason,
-                "order not delivered, retrying"
-            );
-            health.set(ServiceState::Retrying {
-                reason: format!("delivering order {order_id}: {reason}"),
+            observe::DeliveryRetry {
+                order_id,
                 attempt: backoff.failures(),
-            });
+                retry_in: delay,
+                reason: &reason,
+            }
+            .emit(metrics, health);
             tokio::select! {
                 () = cancel.cancelled() => return Delivery::Cancelled,
                 () = tokio::time::sleep(delay) => {}

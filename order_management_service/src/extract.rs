@@ -1,24 +1,32 @@
 //! Extraction (pure): an inserted MongoDB document -> an `OrderRequest`, or the reason it cannot
-//! become one.
+//! become one, with the MongoDB field named.
 //!
 //! Only the design's fields are read: `_id`, `OtterOrderId`, `BrandName`,
-//! `StationOrders[].OwnStationName`, `StationOrders[].OrderItems[].Name` and `.Quantity`. Extra
-//! fields are ignored. Real data is untidy, so a quantity may be an int32, an int64, a double
-//! with an integral value, a decimal128 or a numeric string. `OtterOrderId` and `BrandName` are
-//! informative: when missing they are sent empty (the kitchen still has to cook the order), and a
-//! number is sent as its decimal form.
+//! `StationOrders[].OwnStationName`, `StationOrders[].OrderItems[].Name` and `.Quantity`
+//! ([`PROJECTED_FIELDS`]). Extra fields are ignored. Every limit of the contract
+//! ([`order_service_proto::limits`]) is checked here, so a document the kitchen would refuse is
+//! dead-lettered at the source with the field named, and never sent. `OtterOrderId` and
+//! `BrandName` are informative: when missing they are sent empty (the kitchen still has to cook
+//! the order), and a number is sent as its decimal form.
 
 use chrono::{DateTime, TimeZone, Utc};
 use mongodb::bson::{self, Bson, Document, Timestamp};
+use order_service_proto::limits::{
+    MAX_ID_LEN, MAX_ITEMS, MAX_QUANTITY, MAX_TEXT_LEN, TextProblem, check_text,
+};
 use order_service_proto::order_service::v1::{OrderItem, OrderRequest};
 use shared_utils::time::iso8601_millis;
 
 /// The `source` every extracted order carries.
-pub const SOURCE: &str = "mongodb_changestream";
+pub(crate) const SOURCE: &str = "mongodb_changestream";
+
+/// The top-level fields extraction reads: the change stream projects `fullDocument` to these, so
+/// that a huge document never makes a huge event.
+pub(crate) const PROJECTED_FIELDS: [&str; 3] = ["OtterOrderId", "BrandName", "StationOrders"];
 
 /// Why a document cannot become a valid order. The document is dead-lettered with this reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidOrder {
+pub(crate) enum InvalidOrder {
     /// The document has no `_id`.
     #[error("the document has no _id")]
     MissingId,
@@ -27,85 +35,94 @@ pub enum InvalidOrder {
     NoStationOrders,
     /// An element of `StationOrders` is not a document.
     #[error("StationOrders[{station}] is not a document")]
-    StationNotADocument {
-        /// The station order's index.
-        station: usize,
-    },
+    StationNotADocument { station: usize },
     /// A station order has no `OwnStationName` (or it is empty or not a string).
     #[error("StationOrders[{station}].OwnStationName is missing, empty or not a string")]
-    MissingStationName {
-        /// The station order's index.
-        station: usize,
-    },
+    MissingStationName { station: usize },
     /// A station order's `OrderItems` is missing or not an array.
     #[error("StationOrders[{station}].OrderItems is missing or not an array")]
-    MissingItems {
-        /// The station order's index.
-        station: usize,
-    },
+    MissingItems { station: usize },
     /// No station order holds any item.
     #[error("the order has no items")]
     NoItems,
+    /// The order has more items than the kitchen takes.
+    #[error("the order has {count} items; at most {MAX_ITEMS} are allowed")]
+    TooManyItems { count: usize },
     /// An element of `OrderItems` is not a document.
     #[error("StationOrders[{station}].OrderItems[{item}] is not a document")]
-    ItemNotADocument {
-        /// The station order's index.
-        station: usize,
-        /// The item's index.
-        item: usize,
-    },
+    ItemNotADocument { station: usize, item: usize },
     /// An item has no `Name` (or it is empty or not a string).
     #[error("StationOrders[{station}].OrderItems[{item}].Name is missing, empty or not a string")]
-    MissingItemName {
-        /// The station order's index.
-        station: usize,
-        /// The item's index.
-        item: usize,
-    },
-    /// An item's `Quantity` is missing or not a whole number.
-    #[error("StationOrders[{station}].OrderItems[{item}].Quantity is not a whole number: {value}")]
+    MissingItemName { station: usize, item: usize },
+    /// An item's `Quantity` is missing, or not an int32, an int64 or a double with a whole value.
+    #[error(
+        "StationOrders[{station}].OrderItems[{item}].Quantity must be a whole number (int32, int64 or a whole double), got {value}"
+    )]
     QuantityNotANumber {
-        /// The station order's index.
         station: usize,
-        /// The item's index.
         item: usize,
         /// The value found, as extended JSON (`missing` when absent).
         value: String,
     },
-    /// An item's `Quantity` is below 1 or above the protocol's int32 range.
+    /// An item's `Quantity` is below 1 or above the kitchen's limit.
     #[error(
-        "StationOrders[{station}].OrderItems[{item}].Quantity {quantity} is out of range (1..=2147483647)"
+        "StationOrders[{station}].OrderItems[{item}].Quantity {quantity} is out of range (1..={MAX_QUANTITY})"
     )]
     QuantityOutOfRange {
-        /// The station order's index.
         station: usize,
-        /// The item's index.
         item: usize,
-        /// The quantity found.
         quantity: i64,
+    },
+    /// A text field (or the order id made of `_id`) is too long or holds a control character.
+    #[error("{field} {problem}")]
+    InvalidText {
+        /// The MongoDB field, e.g. `StationOrders[0].OrderItems[1].Name`.
+        field: String,
+        problem: TextProblem,
     },
 }
 
-/// The order id of a document's `_id`: an ObjectId as its 24-hex form, a string as itself, a
-/// number as its decimal form, anything else as its relaxed extended JSON.
-pub fn order_id_of(id: &Bson) -> String {
+/// The order id of a document's `_id`, one per distinct `_id` (no two `_id`s a collection can
+/// hold side by side share one):
+/// - an ObjectId: its 24-hex form (the design's, and the common case);
+/// - a string: itself, when it is *plain*: not blank, without control characters, not starting
+///   with `{` and not itself 24 lowercase hex digits;
+/// - anything else, and the strings that are not plain: `{"_id":<value>}` in relaxed extended
+///   JSON, e.g. `{"_id":7}` for the number 7 (the string `"7"` stays `7`), or
+///   `{"_id":"67adcfdc15da8840bc9673bd"}` for that string (the ObjectId is the bare hex).
+///
+/// The three forms cannot meet: plain strings never start with `{` nor look like an ObjectId,
+/// and only the third form starts with `{`. MongoDB treats numbers of equal value as the same
+/// `_id` (int32 7 and int64 7 cannot both exist), and relaxed JSON writes them alike.
+pub(crate) fn order_id_of(id: &Bson) -> String {
     match id {
         Bson::ObjectId(oid) => oid.to_hex(),
-        Bson::String(text) => text.clone(),
-        Bson::Int32(number) => number.to_string(),
-        Bson::Int64(number) => number.to_string(),
-        other => other.clone().into_relaxed_extjson().to_string(),
+        Bson::String(text) if is_plain(text) => text.clone(),
+        other => {
+            let mut typed = Document::new();
+            typed.insert("_id", other.clone());
+            Bson::Document(typed).into_relaxed_extjson().to_string()
+        }
     }
 }
 
-/// The order id of a document, or an empty string when it has no `_id`. For logs.
-pub fn document_order_id(document: &Document) -> String {
-    document.get("_id").map(order_id_of).unwrap_or_default()
+fn is_plain(text: &str) -> bool {
+    !text.trim().is_empty()
+        && !text.starts_with('{')
+        && !looks_like_object_id(text)
+        && !text.chars().any(char::is_control)
+}
+
+fn looks_like_object_id(text: &str) -> bool {
+    text.len() == 24
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || (b'a'..=b'f').contains(&byte))
 }
 
 /// When an order was inserted: the change event's wall time where the server gives it, else the
 /// ObjectId's creation time, else the event's cluster time (seconds), else `now`.
-pub fn inserted_at(
+pub(crate) fn inserted_at(
     wall_time: Option<bson::DateTime>,
     id: Option<&Bson>,
     cluster_time: Option<Timestamp>,
@@ -124,7 +141,7 @@ pub fn inserted_at(
 }
 
 /// Extracts the order from an inserted document. `inserted_at` becomes its timestamp.
-pub fn extract_order(
+pub(crate) fn extract_order(
     document: &Document,
     inserted_at: DateTime<Utc>,
 ) -> Result<OrderRequest, InvalidOrder> {
@@ -132,19 +149,37 @@ pub fn extract_order(
         .get("_id")
         .map(order_id_of)
         .ok_or(InvalidOrder::MissingId)?;
+    checked("_id", &order_id, MAX_ID_LEN)?;
     let otter_order_id = text_field(document, "OtterOrderId");
+    checked("OtterOrderId", &otter_order_id, MAX_ID_LEN)?;
     let brand_name = text_field(document, "BrandName");
+    checked("BrandName", &brand_name, MAX_TEXT_LEN)?;
     let stations = match document.get("StationOrders") {
         Some(Bson::Array(stations)) if !stations.is_empty() => stations,
         _ => return Err(InvalidOrder::NoStationOrders),
     };
-    let mut order_items = Vec::new();
+    let count: usize = stations
+        .iter()
+        .filter_map(|station| match station {
+            Bson::Document(station) => station.get_array("OrderItems").ok().map(Vec::len),
+            _ => None,
+        })
+        .sum();
+    if count > MAX_ITEMS {
+        return Err(InvalidOrder::TooManyItems { count });
+    }
+    let mut order_items = Vec::with_capacity(count);
     for (station, station_order) in stations.iter().enumerate() {
         let Bson::Document(station_order) = station_order else {
             return Err(InvalidOrder::StationNotADocument { station });
         };
         let station_name = non_empty_string(station_order.get("OwnStationName"))
             .ok_or(InvalidOrder::MissingStationName { station })?;
+        checked(
+            || format!("StationOrders[{station}].OwnStationName"),
+            station_name,
+            MAX_TEXT_LEN,
+        )?;
         let Some(Bson::Array(items)) = station_order.get("OrderItems") else {
             return Err(InvalidOrder::MissingItems { station });
         };
@@ -154,10 +189,15 @@ pub fn extract_order(
             };
             let item_name = non_empty_string(entry.get("Name"))
                 .ok_or(InvalidOrder::MissingItemName { station, item })?;
+            checked(
+                || format!("StationOrders[{station}].OrderItems[{item}].Name"),
+                item_name,
+                MAX_TEXT_LEN,
+            )?;
             let quantity = quantity(entry.get("Quantity"), station, item)?;
             order_items.push(OrderItem {
-                item_name,
-                station_name: station_name.clone(),
+                item_name: item_name.to_owned(),
+                station_name: station_name.to_owned(),
                 quantity,
             });
         }
@@ -175,6 +215,30 @@ pub fn extract_order(
     })
 }
 
+/// A field name, given as text or built only when a check fails.
+trait FieldName {
+    fn name(self) -> String;
+}
+
+impl FieldName for &str {
+    fn name(self) -> String {
+        self.to_owned()
+    }
+}
+
+impl<F: FnOnce() -> String> FieldName for F {
+    fn name(self) -> String {
+        self()
+    }
+}
+
+fn checked(field: impl FieldName, text: &str, max: usize) -> Result<(), InvalidOrder> {
+    check_text(text, max).map_err(|problem| InvalidOrder::InvalidText {
+        field: field.name(),
+        problem,
+    })
+}
+
 /// An informative text field: a string as itself, a number as its decimal form, anything else
 /// (or nothing) as an empty string.
 fn text_field(document: &Document, field: &str) -> String {
@@ -186,15 +250,16 @@ fn text_field(document: &Document, field: &str) -> String {
     }
 }
 
-fn non_empty_string(value: Option<&Bson>) -> Option<String> {
+fn non_empty_string(value: Option<&Bson>) -> Option<&str> {
     match value {
-        Some(Bson::String(text)) if !text.trim().is_empty() => Some(text.clone()),
+        Some(Bson::String(text)) if !text.trim().is_empty() => Some(text),
         _ => None,
     }
 }
 
-/// A quantity from an int32, an int64, an integral double, a decimal128 or a numeric string,
-/// within 1..=i32::MAX.
+/// A quantity from an int32, an int64 or a double with a whole value, within
+/// 1..=[`MAX_QUANTITY`]. Other types (strings, decimals) are refused: a quantity the kitchen cooks
+/// by must be a number the sender meant as one.
 fn quantity(value: Option<&Bson>, station: usize, item: usize) -> Result<i32, InvalidOrder> {
     let not_a_number = || InvalidOrder::QuantityNotANumber {
         station,
@@ -208,34 +273,22 @@ fn quantity(value: Option<&Bson>, station: usize, item: usize) -> Result<i32, In
         Some(Bson::Int32(number)) => i64::from(*number),
         Some(Bson::Int64(number)) => *number,
         Some(Bson::Double(number)) => integral(*number).ok_or_else(not_a_number)?,
-        Some(Bson::Decimal128(number)) => {
-            parse_whole(&number.to_string()).ok_or_else(not_a_number)?
-        }
-        Some(Bson::String(text)) => parse_whole(text).ok_or_else(not_a_number)?,
         _ => return Err(not_a_number()),
     };
-    if whole < 1 || whole > i64::from(i32::MAX) {
+    if whole < 1 || whole > i64::from(MAX_QUANTITY) {
         return Err(InvalidOrder::QuantityOutOfRange {
             station,
             item,
             quantity: whole,
         });
     }
-    Ok(i32::try_from(whole).expect("checked to be within i32"))
+    Ok(i32::try_from(whole).expect("checked to be within the quantity range"))
 }
 
-/// A double with an integral value, as an i64 (saturating far outside i64, which the range check
-/// then rejects).
+/// A double with a whole value, as an i64 (saturating far outside i64, which the range check then
+/// rejects).
 fn integral(number: f64) -> Option<i64> {
     (number.is_finite() && number.fract() == 0.0).then_some(number as i64)
-}
-
-/// A whole number written as text: `"2"`, `" 2 "`, `"2.0"`, `"2E0"`.
-fn parse_whole(text: &str) -> Option<i64> {
-    let text = text.trim();
-    text.parse::<i64>()
-        .ok()
-        .or_else(|| text.parse::<f64>().ok().and_then(integral))
 }
 
 #[cfg(test)]
@@ -328,16 +381,12 @@ mod tests {
     }
 
     #[test]
-    fn every_numeric_quantity_type_is_accepted() {
+    fn int32_int64_and_whole_double_quantities_are_accepted() {
         let cases: Vec<(Bson, i32)> = vec![
             (Bson::Int32(2), 2),
             (Bson::Int64(3), 3),
             (Bson::Double(4.0), 4),
-            (Bson::String("5".into()), 5),
-            (Bson::String(" 6 ".into()), 6),
-            (Bson::String("7.0".into()), 7),
-            (Bson::Decimal128(Decimal128::from_str("8").unwrap()), 8),
-            (Bson::Int64(i64::from(i32::MAX)), i32::MAX),
+            (Bson::Int64(i64::from(MAX_QUANTITY)), MAX_QUANTITY),
         ];
         for (value, expected) in cases {
             let order = extract_order(&with_quantity(value.clone()), at())
@@ -351,8 +400,10 @@ mod tests {
         for value in [
             Bson::Double(1.5),
             Bson::Double(f64::NAN),
+            Bson::Double(f64::INFINITY),
+            Bson::String("2".into()),
             Bson::String("two".into()),
-            Bson::String(String::new()),
+            Bson::Decimal128(Decimal128::from_str("8").unwrap()),
             Bson::Boolean(true),
             Bson::Null,
             Bson::Array(vec![Bson::Int32(1)]),
@@ -370,19 +421,23 @@ mod tests {
                 "{value:?} gave {error:?}"
             );
         }
+        assert_eq!(
+            extract_order(&with_quantity("2"), at())
+                .unwrap_err()
+                .to_string(),
+            "StationOrders[0].OrderItems[0].Quantity must be a whole number (int32, int64 or a whole double), got \"2\""
+        );
     }
 
     #[test]
-    fn a_quantity_below_one_or_beyond_int32_is_rejected() {
+    fn a_quantity_below_one_or_beyond_the_kitchen_limit_is_rejected() {
         for (value, quantity) in [
             (Bson::Int32(0), 0),
             (Bson::Int32(-1), -1),
             (Bson::Double(-2.0), -2),
-            (Bson::String("0".into()), 0),
-            (
-                Bson::Int64(i64::from(i32::MAX) + 1),
-                i64::from(i32::MAX) + 1,
-            ),
+            (Bson::Int32(MAX_QUANTITY + 1), i64::from(MAX_QUANTITY) + 1),
+            (Bson::Int64(i64::MAX), i64::MAX),
+            (Bson::Double(1e300), i64::MAX),
         ] {
             assert_eq!(
                 extract_order(&with_quantity(value), at()).unwrap_err(),
@@ -393,6 +448,78 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn text_over_the_kitchen_limits_or_with_control_characters_names_the_field() {
+        let mut document = design_order();
+        document.insert("BrandName", "b".repeat(MAX_TEXT_LEN + 1));
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err().to_string(),
+            "BrandName must be at most 256 bytes (got 257)"
+        );
+        let mut document = design_order();
+        document.insert("OtterOrderId", "o".repeat(MAX_ID_LEN + 1));
+        assert!(matches!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::InvalidText { field, .. } if field == "OtterOrderId"
+        ));
+        let mut document = design_order();
+        document.insert("_id", "i".repeat(MAX_ID_LEN + 1));
+        assert!(matches!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::InvalidText { field, problem: TextProblem::TooLong { .. } } if field == "_id"
+        ));
+        let mut document = design_order();
+        let mut stations = document.get_array("StationOrders").unwrap().clone();
+        stations[1] = Bson::Document(doc! {
+            "OwnStationName": "Fryer\u{1b}[2J",
+            "OrderItems": [ { "Name": "Fries", "Quantity": 1 } ],
+        });
+        document.insert("StationOrders", stations.clone());
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err().to_string(),
+            "StationOrders[1].OwnStationName must not contain control characters (found U+001B at byte 5)"
+        );
+        stations[1] = Bson::Document(doc! {
+            "OwnStationName": "Fryer",
+            "OrderItems": [ { "Name": "Fries", "Quantity": 1 }, { "Name": "Caesar\u{0}Salad", "Quantity": 1 } ],
+        });
+        document.insert("StationOrders", stations);
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err().to_string(),
+            "StationOrders[1].OrderItems[1].Name must not contain control characters (found U+0000 at byte 6)"
+        );
+    }
+
+    #[test]
+    fn a_tab_in_a_name_is_kept() {
+        let mut document = design_order();
+        document.insert("BrandName", "Tapas\tBar");
+        assert_eq!(
+            extract_order(&document, at()).unwrap().brand_name,
+            "Tapas\tBar"
+        );
+    }
+
+    #[test]
+    fn more_items_than_the_kitchen_takes_are_rejected() {
+        let items: Vec<Bson> = (0..=MAX_ITEMS)
+            .map(|n| Bson::Document(doc! { "Name": format!("item {n}"), "Quantity": 1 }))
+            .collect();
+        let mut document = design_order();
+        document.insert(
+            "StationOrders",
+            vec![Bson::Document(
+                doc! { "OwnStationName": "Grill", "OrderItems": items },
+            )],
+        );
+        assert_eq!(
+            extract_order(&document, at()).unwrap_err(),
+            InvalidOrder::TooManyItems {
+                count: MAX_ITEMS + 1
+            }
+        );
     }
 
     #[test]
@@ -565,16 +692,60 @@ mod tests {
 
     #[test]
     fn ids_of_other_types_use_their_string_form() {
+        assert_eq!(
+            order_id_of(&Bson::ObjectId(
+                ObjectId::parse_str("67adcfdc15da8840bc9673bd").unwrap()
+            )),
+            "67adcfdc15da8840bc9673bd"
+        );
         assert_eq!(order_id_of(&Bson::String("order-7".into())), "order-7");
-        assert_eq!(order_id_of(&Bson::Int32(7)), "7");
-        assert_eq!(order_id_of(&Bson::Int64(70_000_000_000)), "70000000000");
+        assert_eq!(order_id_of(&Bson::String("7".into())), "7");
+        assert_eq!(order_id_of(&Bson::Int32(7)), r#"{"_id":7}"#);
+        assert_eq!(
+            order_id_of(&Bson::Int64(70_000_000_000)),
+            r#"{"_id":70000000000}"#
+        );
         assert_eq!(
             order_id_of(&Bson::Document(doc! { "shop": 1, "n": 2 })),
-            r#"{"shop":1,"n":2}"#
+            r#"{"_id":{"shop":1,"n":2}}"#
         );
         let mut document = design_order();
         document.insert("_id", "order-7");
         assert_eq!(extract_order(&document, at()).unwrap().order_id, "order-7");
+    }
+
+    #[test]
+    fn ids_of_different_types_or_values_never_share_an_order_id() {
+        let oid = ObjectId::parse_str("67adcfdc15da8840bc9673bd").unwrap();
+        let ids = [
+            Bson::ObjectId(oid),
+            Bson::String(oid.to_hex()),
+            Bson::String(format!(r#"{{"_id":"{}"}}"#, oid.to_hex())),
+            Bson::Int32(7),
+            Bson::String("7".into()),
+            Bson::String(r#"{"_id":7}"#.into()),
+            Bson::String(String::new()),
+            Bson::String(" ".into()),
+            Bson::String("a\u{0}b".into()),
+            Bson::Boolean(true),
+            Bson::String("true".into()),
+            Bson::Null,
+            Bson::String("null".into()),
+            Bson::Double(7.5),
+            Bson::String("7.5".into()),
+            Bson::Document(doc! { "a": 1 }),
+            Bson::String(r#"{"a":1}"#.into()),
+        ];
+        let order_ids: Vec<String> = ids.iter().map(order_id_of).collect();
+        for (i, first) in order_ids.iter().enumerate() {
+            for (j, second) in order_ids.iter().enumerate().skip(i + 1) {
+                assert_ne!(first, second, "{:?} and {:?}", ids[i], ids[j]);
+            }
+            assert!(
+                check_text(first, MAX_ID_LEN).is_ok(),
+                "{first:?} is a valid order id"
+            );
+        }
     }
 
     #[test]

@@ -3,22 +3,25 @@
 //!
 //! The order's path, one module per step:
 //! ```text
-//! change stream -> mongo_listener (reads inserts in order, reopens after the checkpoint)
-//!   -> pipeline: extract (pure) -> delivery (gRPC with deadline, retried)
-//!                   | invalid / INVALID_ARGUMENT -> dead_letter
-//!   -> checkpoint (stored only after the ack or the dead-letter write)
+//! change stream -> listener (reads ahead; up to MAX_IN_FLIGHT orders in flight; position moved
+//!                            in stream order by the in-order finalizer)
+//!   -> pipeline: extract (pure, the contract's limits) -> delivery (gRPC with deadline, retried)
+//!                   | undecodable / invalid / rejected -> dead_letter
+//!   -> checkpoint (stored every K orders or T ms, only past what is acknowledged or dead-lettered)
 //! ```
-//! `http` serves `/ping`, `/health` and `/metrics` from the listener's state (`status`,
-//! `metrics`). `config` holds the command line, `service` wires everything together.
+//! `observe` emits each event's log line, counter and health change together; `http` serves
+//! `/ping`, `/health` and `/metrics` from the listener's state (`status`, `metrics`). `config`
+//! holds the command line, `service` wires everything together.
 
-pub mod checkpoint;
+mod checkpoint;
 pub mod config;
-pub mod dead_letter;
-pub mod delivery;
-pub mod extract;
-pub mod http;
-pub mod metrics;
-pub mod mongo_listener;
-pub mod pipeline;
+mod dead_letter;
+mod delivery;
+mod extract;
+mod http;
+mod listener;
+mod metrics;
+mod observe;
+mod pipeline;
 pub mod service;
-pub mod status;
+mod status;

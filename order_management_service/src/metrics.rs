@@ -81,7 +81,7 @@ impl Metrics {
 
 impl MetricsSnapshot {
     /// The counters in the Prometheus text format, each prefixed `order_management_`.
-    pub fn to_prometheus(&self) -> String {
+    pub fn to_prometheus(self) -> String {
         let counters = [
             (
                 "insert_events_total",

@@ -2,17 +2,18 @@
 
 use crate::dead_letter::{DeadLetterError, DeadLetterStore, RejectedBy};
 use crate::delivery::{Deliverer, Delivery};
-use crate::extract::{document_order_id, extract_order};
+use crate::extract::extract_order;
+use crate::listener::InsertedOrder;
 use crate::metrics::Metrics;
-use chrono::{DateTime, Utc};
-use mongodb::bson::{Bson, Document};
+use crate::observe;
+use chrono::Utc;
 use shared_patterns::{CancellationToken, HealthReporter};
 use std::sync::Arc;
 
-/// How an inserted document was handled. Only `Sent` and `DeadLettered` allow the checkpoint to
+/// How an inserted document was handled. Only `Sent` and `DeadLettered` allow the position to
 /// move past it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handled {
+pub(crate) enum Handled {
     /// The kitchen acknowledged the order.
     Sent,
     /// The document was written to the dead-letter collection.
@@ -23,15 +24,18 @@ pub enum Handled {
 
 /// Extracts, delivers or dead-letters inserted documents.
 #[derive(Debug, Clone)]
-pub struct OrderPipeline {
+pub(crate) struct OrderPipeline {
     deliverer: Deliverer,
     dead_letters: DeadLetterStore,
     metrics: Arc<Metrics>,
 }
 
 impl OrderPipeline {
-    /// A pipeline delivering through `deliverer` and dead-lettering to `dead_letters`.
-    pub fn new(deliverer: Deliverer, dead_letters: DeadLetterStore, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        deliverer: Deliverer,
+        dead_letters: DeadLetterStore,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             deliverer,
             dead_letters,
@@ -39,26 +43,27 @@ impl OrderPipeline {
         }
     }
 
-    /// Handles the document inserted at `inserted_at`. An error means the dead-letter write
-    /// failed: the checkpoint must not move and the document must be handled again.
-    pub async fn handle(
+    /// Handles one inserted document. An error means the dead-letter write failed: the position
+    /// must not move past it, and it must be read again.
+    pub(crate) async fn handle(
         &self,
-        document: &Document,
-        inserted_at: DateTime<Utc>,
+        inserted: &InsertedOrder,
         health: &HealthReporter,
         cancel: &CancellationToken,
     ) -> Result<Handled, DeadLetterError> {
-        let order_id = document_order_id(document);
-        let order = match extract_order(document, inserted_at) {
+        let document = match &inserted.document {
+            Ok(document) => document,
+            Err(reason) => {
+                return self
+                    .dead_letter(inserted, RejectedBy::Decoding, reason)
+                    .await;
+            }
+        };
+        let order = match extract_order(document, inserted.inserted_at) {
             Ok(order) => order,
             Err(invalid) => {
                 return self
-                    .dead_letter(
-                        document,
-                        &order_id,
-                        RejectedBy::Extraction,
-                        &invalid.to_string(),
-                    )
+                    .dead_letter(inserted, RejectedBy::Extraction, &invalid.to_string())
                     .await;
             }
         };
@@ -68,21 +73,23 @@ impl OrderPipeline {
             .await
         {
             Delivery::Acknowledged(response) => {
-                self.metrics.order_sent();
-                tracing::info!(
-                    order_id = %order_id,
-                    items = order.order_items.len(),
-                    kitchen_message = %response.message,
-                    "Order sent successfully"
-                );
+                observe::OrderSent {
+                    order_id: &order.order_id,
+                    items: order.order_items.len(),
+                    kitchen_message: &response.message,
+                }
+                .emit(&self.metrics, health);
                 Ok(Handled::Sent)
             }
             Delivery::Rejected(reason) => {
-                self.dead_letter(document, &order_id, RejectedBy::Kitchen, &reason)
+                self.dead_letter(inserted, RejectedBy::Kitchen, &reason)
                     .await
             }
             Delivery::Cancelled => {
-                tracing::info!(order_id = %order_id, "shutting down before the kitchen acknowledged the order; it will be sent again on restart");
+                observe::DeliveryAbandoned {
+                    order_id: &order.order_id,
+                }
+                .emit();
                 Ok(Handled::Cancelled)
             }
         }
@@ -90,22 +97,34 @@ impl OrderPipeline {
 
     async fn dead_letter(
         &self,
-        document: &Document,
-        order_id: &str,
+        inserted: &InsertedOrder,
         rejected_by: RejectedBy,
         reason: &str,
     ) -> Result<Handled, DeadLetterError> {
-        let id = document.get("_id").cloned().unwrap_or(Bson::Null);
-        self.dead_letters
-            .record(&id, order_id, rejected_by, reason, Utc::now())
-            .await?;
-        self.metrics.order_dead_lettered();
-        tracing::error!(
-            order_id = %order_id,
-            rejected_by = ?rejected_by,
-            %reason,
-            "order is invalid; written to the dead-letter collection"
-        );
+        let recorded = self
+            .dead_letters
+            .record(
+                &inserted.key,
+                &inserted.order_id,
+                rejected_by,
+                reason,
+                Utc::now(),
+            )
+            .await;
+        if let Err(error) = &recorded {
+            observe::DeadLetterFailed {
+                order_id: &inserted.order_id,
+                error,
+            }
+            .emit();
+        }
+        recorded?;
+        observe::OrderDeadLettered {
+            order_id: &inserted.order_id,
+            rejected_by,
+            reason,
+        }
+        .emit(&self.metrics);
         Ok(Handled::DeadLettered)
     }
 }

@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::dead_letter::DeadLetterStore;
 use crate::delivery::Deliverer;
 use crate::http::{AppState, app};
+use crate::listener::{CheckpointPolicy, ListenerOptions, OrderListener};
 use crate::metrics::Metrics;
-use crate::mongo_listener::{ListenerOptions, OrderListener};
 use crate::pipeline::OrderPipeline;
 use crate::status::ListenerProgress;
 use grpc_clients::{ClientError, initialize_order_client};
@@ -41,6 +41,19 @@ pub enum ServiceError {
     Serve(#[source] std::io::Error),
 }
 
+fn listener_options(config: &Config) -> ListenerOptions {
+    ListenerOptions {
+        max_in_flight: usize::try_from(config.max_in_flight).unwrap_or(usize::MAX),
+        read_ahead_bytes: usize::try_from(config.read_ahead_bytes).unwrap_or(usize::MAX),
+        checkpoints: CheckpointPolicy {
+            every_events: config.checkpoint_every_orders,
+            every: config.checkpoint_interval(),
+            quiet_every: config.quiet_checkpoint_interval(),
+        },
+        ..ListenerOptions::default()
+    }
+}
+
 /// Runs the service until `shutdown` completes.
 ///
 /// A listener that stops for good (history lost, collection dropped) does not end the process:
@@ -57,7 +70,10 @@ pub async fn run(
     let progress = Arc::new(ListenerProgress::default());
     let pipeline = OrderPipeline::new(
         Deliverer::new(order_client),
-        DeadLetterStore::new(database.collection::<Document>(&config.dead_letter_collection)),
+        DeadLetterStore::new(
+            database.collection::<Document>(&config.dead_letter_collection),
+            config.mongo_write_timeout(),
+        ),
         Arc::clone(&metrics),
     );
     let listener = OrderListener::new(
@@ -65,16 +81,14 @@ pub async fn run(
         CheckpointStore::new(
             database.collection::<Document>(&config.checkpoint_collection),
             config.consumer_name.clone(),
+            config.mongo_write_timeout(),
         ),
         pipeline,
         Arc::clone(&metrics),
         Arc::clone(&progress),
         config.start_at,
-    )
-    .with_options(ListenerOptions {
-        quiet_checkpoint_interval: config.quiet_checkpoint_interval(),
-        ..ListenerOptions::default()
-    });
+        listener_options(&config),
+    );
     let cancel = CancellationToken::new();
     let handle = spawn_background_service(listener, cancel.child_token());
 

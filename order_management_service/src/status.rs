@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 /// Where the listener is, updated by the listener and read by the health endpoint.
 #[derive(Debug, Default)]
-pub struct ListenerProgress {
+pub(crate) struct ListenerProgress {
     inner: Mutex<Progress>,
 }
 
@@ -13,60 +13,57 @@ pub struct ListenerProgress {
 struct Progress {
     last_event_at: Option<DateTime<Utc>>,
     checkpoint_saved_at: Option<DateTime<Utc>>,
-    in_flight_since: Option<DateTime<Utc>>,
+    oldest_pending: Option<DateTime<Utc>>,
     last_lag_ms: Option<i64>,
 }
 
 /// A copy of the progress at one moment, with ages computed against `now`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProgressSnapshot {
-    /// When the last event read from the stream was inserted.
-    pub last_event_at: Option<DateTime<Utc>>,
+pub(crate) struct ProgressSnapshot {
+    /// When the last order read from the stream was inserted.
+    pub(crate) last_event_at: Option<DateTime<Utc>>,
     /// How long ago the checkpoint was last stored, in milliseconds.
-    pub checkpoint_age_ms: Option<i64>,
-    /// How far behind the inserts the listener is, in milliseconds: for an order being
-    /// delivered, the time since it was inserted; otherwise the insert-to-acknowledgement time of
-    /// the last order.
-    pub lag_ms: Option<i64>,
+    pub(crate) checkpoint_age_ms: Option<i64>,
+    /// How far behind the inserts the listener is, in milliseconds: while orders are being
+    /// handled, the age of the oldest; otherwise the insert-to-handled time of the last order.
+    pub(crate) lag_ms: Option<i64>,
 }
 
 impl ListenerProgress {
-    /// An event inserted at `inserted_at` was read and is being handled.
-    pub fn event_started(&self, inserted_at: DateTime<Utc>) {
-        let mut progress = self.inner.lock().expect("progress lock");
-        progress.last_event_at = Some(inserted_at);
-        progress.in_flight_since = Some(inserted_at);
+    fn update(&self, change: impl FnOnce(&mut Progress)) {
+        change(&mut self.inner.lock().expect("progress lock"));
     }
 
-    /// The event being handled was acknowledged or dead-lettered at `now`.
-    pub fn event_finished(&self, now: DateTime<Utc>) {
-        let mut progress = self.inner.lock().expect("progress lock");
-        if let Some(inserted_at) = progress.in_flight_since.take() {
+    /// An order inserted at `inserted_at` was read.
+    pub(crate) fn event_read(&self, inserted_at: DateTime<Utc>) {
+        self.update(|progress| progress.last_event_at = Some(inserted_at));
+    }
+
+    /// The oldest order read and not yet handled was inserted at `inserted_at` (`None`: none is).
+    pub(crate) fn oldest_pending(&self, inserted_at: Option<DateTime<Utc>>) {
+        self.update(|progress| progress.oldest_pending = inserted_at);
+    }
+
+    /// The order inserted at `inserted_at`, and every one before it, is handled at `now`.
+    pub(crate) fn order_finalized(&self, inserted_at: DateTime<Utc>, now: DateTime<Utc>) {
+        self.update(|progress| {
             progress.last_lag_ms = Some((now - inserted_at).num_milliseconds().max(0));
-        }
-    }
-
-    /// The handling of the current event was abandoned (the stream is reopened or stopped).
-    pub fn event_abandoned(&self) {
-        self.inner.lock().expect("progress lock").in_flight_since = None;
+        });
     }
 
     /// The checkpoint was stored at `now`.
-    pub fn checkpoint_saved(&self, now: DateTime<Utc>) {
-        self.inner
-            .lock()
-            .expect("progress lock")
-            .checkpoint_saved_at = Some(now);
+    pub(crate) fn checkpoint_saved(&self, now: DateTime<Utc>) {
+        self.update(|progress| progress.checkpoint_saved_at = Some(now));
     }
 
     /// The progress as seen at `now`.
-    pub fn snapshot(&self, now: DateTime<Utc>) -> ProgressSnapshot {
+    pub(crate) fn snapshot(&self, now: DateTime<Utc>) -> ProgressSnapshot {
         let progress = *self.inner.lock().expect("progress lock");
         let age = |time: DateTime<Utc>| (now - time).num_milliseconds().max(0);
         ProgressSnapshot {
             last_event_at: progress.last_event_at,
             checkpoint_age_ms: progress.checkpoint_saved_at.map(age),
-            lag_ms: progress.in_flight_since.map(age).or(progress.last_lag_ms),
+            lag_ms: progress.oldest_pending.map(age).or(progress.last_lag_ms),
         }
     }
 }
@@ -77,20 +74,26 @@ mod tests {
     use chrono::TimeDelta;
 
     #[test]
-    fn lag_is_live_while_an_order_is_in_flight_and_frozen_after() {
+    fn lag_is_the_oldest_pending_order_s_age_and_frozen_after() {
         let progress = ListenerProgress::default();
         let t0 = Utc::now();
         assert_eq!(progress.snapshot(t0).lag_ms, None);
-        progress.event_started(t0);
+        progress.event_read(t0);
+        progress.event_read(t0 + TimeDelta::seconds(1));
+        progress.oldest_pending(Some(t0));
         assert_eq!(
             progress.snapshot(t0 + TimeDelta::seconds(3)).lag_ms,
             Some(3_000)
         );
-        progress.event_finished(t0 + TimeDelta::milliseconds(40));
+        progress.order_finalized(
+            t0 + TimeDelta::seconds(1),
+            t0 + TimeDelta::milliseconds(1_040),
+        );
+        progress.oldest_pending(None);
         progress.checkpoint_saved(t0 + TimeDelta::milliseconds(50));
         let later = progress.snapshot(t0 + TimeDelta::seconds(10));
         assert_eq!(later.lag_ms, Some(40));
         assert_eq!(later.checkpoint_age_ms, Some(9_950));
-        assert_eq!(later.last_event_at, Some(t0));
+        assert_eq!(later.last_event_at, Some(t0 + TimeDelta::seconds(1)));
     }
 }

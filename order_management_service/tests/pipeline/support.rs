@@ -396,6 +396,26 @@ pub fn design_test_order() -> Document {
     }
 }
 
+/// Asserts that `delivered` holds every order of `expected` exactly once. In any order: orders
+/// in flight together may be stored in either order (the README's "Order of delivery").
+pub fn assert_each_once(delivered: &[String], expected: &[String]) {
+    let sorted = |ids: &[String]| {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        sorted(delivered),
+        sorted(expected),
+        "every order exactly once"
+    );
+}
+
+/// The order ids of SSE events.
+pub fn event_order_ids(events: &[SseMessage]) -> Vec<String> {
+    events.iter().map(event_order_id).collect()
+}
+
 /// The `order_id` of an SSE event's JSON data.
 pub fn event_order_id(message: &SseMessage) -> String {
     let data: Value = serde_json::from_str(&message.data).expect("event data is JSON");

@@ -91,6 +91,11 @@ impl HealthReporter {
         });
     }
 
+    /// The state last reported.
+    pub fn current(&self) -> ServiceState {
+        self.sender.borrow().clone()
+    }
+
     /// A new watch on this reporter's state.
     pub fn watch(&self) -> HealthWatch {
         HealthWatch {

@@ -1,0 +1,125 @@
+//! Why the listener stops, and what interrupts one opening of the stream.
+
+use crate::checkpoint::CheckpointError;
+use crate::dead_letter::DeadLetterError;
+use mongodb::error::ErrorKind;
+
+/// `ChangeStreamHistoryLost`: the resume point is no longer in the oplog.
+const HISTORY_LOST: i32 = 286;
+/// `InvalidResumeToken`.
+const INVALID_RESUME_TOKEN: i32 = 260;
+/// `ChangeStreamFatalError`.
+const CHANGE_STREAM_FATAL: i32 = 280;
+
+/// Why the listener stopped. Each needs an operator (see the README's "Operator recovery").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ListenerError {
+    /// The stored position fell out of the oplog (`ChangeStreamHistoryLost`, code 286).
+    #[error(
+        "change stream history lost (code 286): the checkpoint is older than the oplog; orders inserted since may be missing, see the README's operator recovery ({0})"
+    )]
+    HistoryLost(String),
+    /// The server refused the stream for good (invalid resume token, fatal change-stream error).
+    #[error("change stream cannot be resumed (code {code}): {message}")]
+    CannotResume {
+        /// The server's error code.
+        code: i32,
+        /// The server's message.
+        message: String,
+    },
+    /// The orders collection (or its database) was dropped or renamed.
+    #[error(
+        "orders collection {namespace} was {what}; the change stream ended, see the README's operator recovery"
+    )]
+    CollectionGone {
+        /// `db.collection`.
+        namespace: String,
+        /// What happened (`dropped`, `renamed`, `dropped with its database`, `invalidated`).
+        what: &'static str,
+    },
+    /// The server closed the stream without saying why (with a filter hiding the drop event, a
+    /// dropped collection looks like this).
+    #[error(
+        "change stream on {namespace} was closed by the server (was the collection dropped or renamed?)"
+    )]
+    StreamClosed {
+        /// `db.collection`.
+        namespace: String,
+    },
+}
+
+/// What ended one opening of the stream.
+#[derive(Debug)]
+pub(crate) enum Interruption {
+    /// Shutting down.
+    Cancelled,
+    /// Reopen after a backoff.
+    Retry(String),
+    /// Stop the listener.
+    Fatal(ListenerError),
+}
+
+impl From<mongodb::error::Error> for Interruption {
+    fn from(error: mongodb::error::Error) -> Self {
+        if let ErrorKind::Command(command) = error.kind.as_ref() {
+            match command.code {
+                HISTORY_LOST => {
+                    return Self::Fatal(ListenerError::HistoryLost(command.message.clone()));
+                }
+                INVALID_RESUME_TOKEN | CHANGE_STREAM_FATAL => {
+                    return Self::Fatal(ListenerError::CannotResume {
+                        code: command.code,
+                        message: command.message.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        Self::Retry(format!("change stream: {error}"))
+    }
+}
+
+impl From<CheckpointError> for Interruption {
+    fn from(error: CheckpointError) -> Self {
+        Self::Retry(error.to_string())
+    }
+}
+
+impl From<DeadLetterError> for Interruption {
+    fn from(error: DeadLetterError) -> Self {
+        Self::Retry(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::bson::doc;
+
+    #[test]
+    fn history_lost_and_invalid_tokens_stop_the_listener_other_errors_retry() {
+        let command_error = |code: i32| -> mongodb::error::Error {
+            let reply: mongodb::error::CommandError = mongodb::bson::from_document(doc! {
+                "code": code, "codeName": "X", "errmsg": "boom"
+            })
+            .unwrap();
+            mongodb::error::Error::from(ErrorKind::Command(reply))
+        };
+        assert!(matches!(
+            Interruption::from(command_error(286)),
+            Interruption::Fatal(ListenerError::HistoryLost(_))
+        ));
+        assert!(matches!(
+            Interruption::from(command_error(260)),
+            Interruption::Fatal(ListenerError::CannotResume { code: 260, .. })
+        ));
+        assert!(matches!(
+            Interruption::from(command_error(6)),
+            Interruption::Retry(_)
+        ));
+        assert!(matches!(
+            Interruption::from(command_error(2)),
+            Interruption::Retry(_)
+        ));
+    }
+}

@@ -1,0 +1,395 @@
+//! The MongoDB change-stream listener: a [`BackgroundService`] that reads inserts ahead, delivers
+//! up to `max_in_flight` of them to the kitchen at once, and moves the position only past the
+//! longest prefix of events that are all acknowledged or dead-lettered.
+//!
+//! ```text
+//! reader (task): change stream -> classify -> channel (bounded in events and bytes)
+//! loop: channel -> in flight (pipeline: extract -> deliver | dead-letter) -> finalizer
+//!       -> position keeper (in memory at once, stored every K orders or T ms)
+//! ```
+//! Failures of the stream (or of MongoDB writes) reopen it after the last finalized event, with
+//! [`stream_backoff`]. Failures that reopening cannot fix (history lost, the collection dropped or
+//! renamed) stop the listener with the reason, which `/health` reports.
+
+mod classify;
+mod error;
+mod finalizer;
+mod position;
+mod reader;
+
+pub(crate) use classify::InsertedOrder;
+pub use error::ListenerError;
+pub(crate) use position::CheckpointPolicy;
+
+use crate::checkpoint::CheckpointStore;
+use crate::extract::PROJECTED_FIELDS;
+use crate::metrics::Metrics;
+use crate::observe;
+use crate::pipeline::{Handled, OrderPipeline};
+use crate::status::ListenerProgress;
+use chrono::{DateTime, Utc};
+use error::Interruption;
+use finalizer::{InOrderFinalizer, Sequence};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use mongodb::Collection;
+use mongodb::bson::{Document, RawDocumentBuf, Timestamp, doc};
+use mongodb::change_stream::ChangeStream;
+use mongodb::options::ChangeStreamOptions;
+use position::{Finalized, Position, PositionKeeper};
+use reader::{ReadAhead, Reader, StreamItem};
+use shared_patterns::{
+    BackgroundService, Backoff, CancellationToken, HealthReporter, ServiceState,
+};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The retry schedule for the change stream: 1 s doubling to at most 60 s, with jitter; reset
+/// once the stream is healthy again.
+pub(crate) fn stream_backoff() -> Backoff {
+    Backoff::reconnect()
+}
+
+/// Tuning of the listener; the defaults suit production.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ListenerOptions {
+    /// How long the server waits for new events before answering a getMore with an empty batch.
+    pub(crate) max_await: Duration,
+    /// Orders delivered at once.
+    pub(crate) max_in_flight: usize,
+    /// Bytes of events read and not yet handled, at most.
+    pub(crate) read_ahead_bytes: usize,
+    /// When the position is stored.
+    pub(crate) checkpoints: CheckpointPolicy,
+}
+
+impl Default for ListenerOptions {
+    fn default() -> Self {
+        Self {
+            max_await: Duration::from_secs(1),
+            max_in_flight: 64,
+            read_ahead_bytes: 16 << 20,
+            checkpoints: CheckpointPolicy {
+                every_events: 512,
+                every: Duration::from_millis(500),
+                quiet_every: Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+/// The change-stream listener. Run it with [`shared_patterns::spawn_background_service`].
+#[derive(Debug)]
+pub(crate) struct OrderListener {
+    orders: Collection<Document>,
+    checkpoints: CheckpointStore,
+    pipeline: OrderPipeline,
+    metrics: Arc<Metrics>,
+    progress: Arc<ListenerProgress>,
+    start_at: Option<DateTime<Utc>>,
+    options: ListenerOptions,
+}
+
+/// One event being handled: its sequence number and how it ended.
+type InFlight = Pin<Box<dyn Future<Output = (Sequence, Result<Handled, Interruption>)> + Send>>;
+
+impl OrderListener {
+    /// A listener on `orders`, storing its position in `checkpoints`. With `start_at`, the stored
+    /// position is ignored and the stream is read from that time.
+    pub(crate) fn new(
+        orders: Collection<Document>,
+        checkpoints: CheckpointStore,
+        pipeline: OrderPipeline,
+        metrics: Arc<Metrics>,
+        progress: Arc<ListenerProgress>,
+        start_at: Option<DateTime<Utc>>,
+        options: ListenerOptions,
+    ) -> Self {
+        Self {
+            orders,
+            checkpoints,
+            pipeline,
+            metrics,
+            progress,
+            start_at,
+            options,
+        }
+    }
+
+    fn namespace(&self) -> String {
+        self.orders.namespace().to_string()
+    }
+
+    /// The server's current operation time, from a `ping`'s reply (replica sets give it).
+    async fn server_time(&self) -> Option<Timestamp> {
+        let reply = self
+            .orders
+            .client()
+            .database(&self.orders.namespace().db)
+            .run_command(doc! { "ping": 1 })
+            .await
+            .ok()?;
+        reply.get_timestamp("operationTime").ok()
+    }
+
+    async fn open(
+        &self,
+        position: &Position,
+    ) -> Result<ChangeStream<RawDocumentBuf>, mongodb::error::Error> {
+        let options = ChangeStreamOptions::builder()
+            .max_await_time(Some(self.options.max_await))
+            .start_after(match position {
+                Position::After(token) => Some(token.clone()),
+                _ => None,
+            })
+            .start_at_operation_time(match position {
+                Position::At(time) => Some(*time),
+                _ => None,
+            })
+            .build();
+        Ok(self
+            .orders
+            .watch()
+            .pipeline(change_stream_pipeline())
+            .with_options(options)
+            .await?
+            .with_type::<RawDocumentBuf>())
+    }
+
+    /// Opens the stream at the keeper's position and handles events until something interrupts
+    /// it. Before an interruption from the stream takes effect, the events read before it are
+    /// handled, so that a dropped collection still delivers the orders inserted before the drop.
+    async fn watch(
+        &self,
+        keeper: &mut PositionKeeper,
+        backoff: &mut Backoff,
+        health: &HealthReporter,
+        cancel: &CancellationToken,
+    ) -> Interruption {
+        let position = match keeper.opening_position().await {
+            Ok(Some(position)) => position,
+            Ok(None) => keeper.start_now(self.server_time().await),
+            Err(error) => return error.into(),
+        };
+        let stream = match self.open(&position).await {
+            Ok(stream) => stream,
+            Err(error) => return error.into(),
+        };
+        if let Err(error) = keeper.opened(stream.resume_token()).await {
+            return error.into();
+        }
+        let (sender, mut items) = mpsc::channel(self.options.max_in_flight);
+        let _reader = Reader::spawn(
+            stream,
+            sender,
+            ReadAhead::new(self.options.read_ahead_bytes),
+            self.namespace(),
+        );
+        let mut finalizer: InOrderFinalizer<Finalized> = InOrderFinalizer::default();
+        let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
+        let mut ended: Option<Interruption> = None;
+        loop {
+            if let Some(interruption) = ended.take_if(|_| in_flight.is_empty()) {
+                let _ = keeper.save().await;
+                return interruption;
+            }
+            let save_due = keeper.save_due_at();
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => {
+                    // Keep what is finalized; the orders in flight are sent again on restart.
+                    let _ = keeper.save().await;
+                    return Interruption::Cancelled;
+                }
+                Some((sequence, handled)) = in_flight.next() => {
+                    match handled {
+                        Ok(Handled::Sent | Handled::DeadLettered) => {
+                            if let Some(finalized) = finalizer.finish(sequence) {
+                                keeper.finalized(finalized);
+                            }
+                            self.progress.oldest_pending(finalizer.oldest().and_then(|oldest| oldest.inserted_at));
+                            if let Err(error) = keeper.save_if_due().await {
+                                return error.into();
+                            }
+                        }
+                        Ok(Handled::Cancelled) => return Interruption::Cancelled,
+                        Err(interruption) => {
+                            ended.get_or_insert(interruption);
+                        }
+                    }
+                }
+                item = items.recv(), if ended.is_none() && in_flight.len() < self.options.max_in_flight => {
+                    self.mark_healthy(health, backoff);
+                    match item {
+                        Some(StreamItem::Insert { token, order, budget }) => {
+                            observe::InsertRead { order_id: &order.order_id, inserted_at: order.inserted_at }.emit(&self.metrics);
+                            self.progress.event_read(order.inserted_at);
+                            let sequence = finalizer.track(Finalized {
+                                token,
+                                order_id: Some(order.order_id.clone()),
+                                inserted_at: Some(order.inserted_at),
+                            });
+                            self.progress.oldest_pending(finalizer.oldest().and_then(|oldest| oldest.inserted_at));
+                            let pipeline = self.pipeline.clone();
+                            let (health, cancel) = (health.clone(), cancel.clone());
+                            in_flight.push(Box::pin(async move {
+                                let handled = pipeline.handle(&order, &health, &cancel).await;
+                                drop(budget);
+                                (sequence, handled.map_err(Interruption::from))
+                            }));
+                        }
+                        Some(StreamItem::Moved(token)) => {
+                            let sequence = finalizer.track(Finalized { token, order_id: None, inserted_at: None });
+                            if let Some(finalized) = finalizer.finish(sequence) {
+                                keeper.finalized(finalized);
+                            }
+                        }
+                        Some(StreamItem::Ended(interruption)) => ended = Some(interruption),
+                        None => ended = Some(Interruption::Retry("the change stream reader stopped".into())),
+                    }
+                }
+                () = sleep_until(save_due) => {
+                    if let Err(error) = keeper.save_if_due().await {
+                        return error.into();
+                    }
+                }
+            }
+        }
+    }
+
+    /// The stream delivers again: healthy after stream failures or at start. (A delivery that
+    /// retries keeps its own `retrying` state until an order is acknowledged.)
+    fn mark_healthy(&self, health: &HealthReporter, backoff: &mut Backoff) {
+        if backoff.failures() > 0 {
+            observe::StreamRecovered {
+                namespace: &self.namespace(),
+            }
+            .emit();
+            backoff.reset();
+            health.healthy();
+        } else if matches!(health.current(), ServiceState::Starting) {
+            health.healthy();
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Inserts and the events that end the stream; each event projected to what the listener reads,
+/// so that a huge document never makes an event over MongoDB's 16 MB limit.
+fn change_stream_pipeline() -> [Document; 2] {
+    let mut projection = doc! {
+        "operationType": 1,
+        "documentKey": 1,
+        "wallTime": 1,
+        "clusterTime": 1,
+        "fullDocument._id": 1,
+    };
+    for field in PROJECTED_FIELDS {
+        projection.insert(format!("fullDocument.{field}"), 1);
+    }
+    [
+        doc! {
+            "$match": { "operationType": { "$in": ["insert", "drop", "rename", "dropDatabase", "invalidate"] } }
+        },
+        doc! { "$project": projection },
+    ]
+}
+
+impl BackgroundService for OrderListener {
+    type Error = ListenerError;
+
+    fn name(&self) -> &'static str {
+        "mongo_listener"
+    }
+
+    async fn run(
+        self,
+        health: HealthReporter,
+        cancel: CancellationToken,
+    ) -> Result<(), ListenerError> {
+        let mut keeper = PositionKeeper::new(
+            self.checkpoints.clone(),
+            Arc::clone(&self.metrics),
+            Arc::clone(&self.progress),
+            self.options.checkpoints,
+            self.start_at,
+        );
+        let mut backoff = stream_backoff();
+        loop {
+            match self
+                .watch(&mut keeper, &mut backoff, &health, &cancel)
+                .await
+            {
+                Interruption::Cancelled => return Ok(()),
+                Interruption::Fatal(error) => {
+                    observe::ListenerStopped {
+                        namespace: &self.namespace(),
+                        error: &error,
+                    }
+                    .emit(&self.metrics);
+                    return Err(error);
+                }
+                Interruption::Retry(reason) => {
+                    let retry_in = backoff.next_delay();
+                    observe::StreamFailed {
+                        namespace: &self.namespace(),
+                        attempt: backoff.failures(),
+                        retry_in,
+                        reason,
+                    }
+                    .emit(&self.metrics, &health);
+                    tokio::select! {
+                        () = cancel.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(retry_in) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stream_backoff_doubles_from_one_second_to_sixty_with_jitter_and_resets() {
+        let mut backoff = stream_backoff();
+        for seconds in [1, 2, 4, 8, 16, 32, 60, 60] {
+            let base = Duration::from_secs(seconds);
+            assert_eq!(backoff.base_delay(), base);
+            let delay = backoff.next_delay();
+            assert!(
+                delay >= base.mul_f64(0.8)
+                    && delay <= base.mul_f64(1.2).min(Duration::from_secs(60)),
+                "{delay:?} for {base:?}"
+            );
+        }
+        backoff.reset();
+        assert_eq!(backoff.base_delay(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_stream_projects_every_field_extraction_reads() {
+        let [_, project] = change_stream_pipeline();
+        let projection = project.get_document("$project").unwrap();
+        for field in [
+            "fullDocument._id",
+            "fullDocument.StationOrders",
+            "documentKey",
+            "operationType",
+        ] {
+            assert_eq!(projection.get_i32(field), Ok(1), "{field}");
+        }
+    }
+}
