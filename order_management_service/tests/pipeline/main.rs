@@ -2,6 +2,7 @@
 //! gRPC -> the real kitchen (PostgreSQL, stdout, SSE). Each test has its own servers and
 //! database; see `support.rs` for what runs and where the binaries come from.
 
+mod documents;
 mod support;
 
 use mongodb::bson::{Bson, Document, doc};
