@@ -3,6 +3,7 @@
 //! database; see `support.rs` for what runs and where the binaries come from.
 
 mod documents;
+mod positions;
 mod support;
 
 use mongodb::bson::{Bson, Document, doc};

@@ -120,6 +120,17 @@ pub struct OrderService {
 impl OrderService {
     /// Starts the service and waits until its listener is watching.
     pub async fn start(mongo_uri: &str, database: &str, grpc_target: &str) -> Self {
+        let service = Self::launch(mongo_uri, database, grpc_target).await;
+        service
+            .wait_health("the listener to watch", |status, body| {
+                status == 200 && body["listener"]["state"] == "watching"
+            })
+            .await;
+        service
+    }
+
+    /// Starts the service and waits only until it answers HTTP.
+    pub async fn launch(mongo_uri: &str, database: &str, grpc_target: &str) -> Self {
         let http_port = free_port();
         let env = vec![
             ("MONGO_URI", mongo_uri.to_owned()),
@@ -140,7 +151,7 @@ impl OrderService {
             process: None,
             earlier_logs: Vec::new(),
         };
-        service.spawn().await;
+        service.spawn_unready();
         service
     }
 
@@ -153,6 +164,15 @@ impl OrderService {
 
     /// Starts the process again after [`OrderService::kill`] and waits until it is watching.
     pub async fn spawn(&mut self) {
+        self.spawn_unready();
+        self.wait_health("the listener to watch", |status, body| {
+            status == 200 && body["listener"]["state"] == "watching"
+        })
+        .await;
+    }
+
+    /// Starts the process and waits only until it answers HTTP.
+    pub fn spawn_unready(&mut self) {
         assert!(
             self.process.is_none(),
             "the order service is already running"
@@ -170,10 +190,6 @@ impl OrderService {
             "the order service did not start; its log:\n{}",
             self.log().join("\n")
         );
-        self.wait_health("the listener to watch", |status, body| {
-            status == 200 && body["listener"]["state"] == "watching"
-        })
-        .await;
     }
 
     /// Kills the process at once (SIGKILL), as a crash would.
@@ -244,6 +260,7 @@ pub struct Stack {
     pub app_name: String,
     pub kitchen: Option<Kitchen>,
     pub service: OrderService,
+    _fail_point_lock: Option<tokio::sync::MutexGuard<'static, ()>>,
 }
 
 impl Stack {
@@ -257,7 +274,18 @@ impl Stack {
         Self::start_with(false).await
     }
 
+    /// Everything, with a `failCommand` fail point (`data`, aimed at the order service's
+    /// connections) on before the service starts; the service is not awaited as watching. The
+    /// stack holds the fail-point lock (see [`Stack::exclusive_fail_points`]) for its lifetime.
+    pub async fn start_failing(mode: Bson, data: Document) -> Self {
+        Self::start_with_options(true, Some((mode, data))).await
+    }
+
     async fn start_with(with_kitchen: bool) -> Self {
+        Self::start_with_options(with_kitchen, None).await
+    }
+
+    async fn start_with_options(with_kitchen: bool, fail_point: Option<(Bson, Document)>) -> Self {
         let mongo = MongoTestServer::start()
             .unwrap_or_else(|error| panic!("cannot start the MongoDB-compatible server: {error}"));
         let client = Client::with_uri_str(mongo.uri())
@@ -275,12 +303,26 @@ impl Stack {
             Kitchen::grpc_target,
         );
         let app_name = unique_name("oms");
-        let service = OrderService::start(
-            &mongo.uri_with_app_name(&app_name),
-            database.name(),
-            &grpc_target,
-        )
-        .await;
+        let fail_point_lock = match &fail_point {
+            Some(_) => fail_point_lock(&mongo).await,
+            None => None,
+        };
+        if let Some((mode, mut data)) = fail_point.clone() {
+            data.insert("appName", &app_name);
+            client
+                .database("admin")
+                .run_command(
+                    doc! { "configureFailPoint": "failCommand", "mode": mode, "data": data },
+                )
+                .await
+                .expect("configureFailPoint (the server must allow test commands)");
+        }
+        let uri = mongo.uri_with_app_name(&app_name);
+        let service = if fail_point.is_some() {
+            OrderService::launch(&uri, database.name(), &grpc_target).await
+        } else {
+            OrderService::start(&uri, database.name(), &grpc_target).await
+        };
         Self {
             mongo,
             client,
@@ -288,6 +330,7 @@ impl Stack {
             app_name,
             kitchen,
             service,
+            _fail_point_lock: fail_point_lock,
         }
     }
 
@@ -335,12 +378,7 @@ impl Stack {
     /// (`MONGO_TEST_URI`): the server has one `failCommand` fail point, so two tests setting it at
     /// once would overwrite each other. `None` on a server of the test's own.
     pub async fn exclusive_fail_points(&self) -> Option<tokio::sync::MutexGuard<'static, ()>> {
-        static FAIL_POINT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-        if self.mongo.is_external() {
-            Some(FAIL_POINT.lock().await)
-        } else {
-            None
-        }
+        fail_point_lock(&self.mongo).await
     }
 
     /// Turns on a `failCommand` fail point for the order service's connections only.
@@ -361,6 +399,15 @@ impl Stack {
             .run_command(doc! { "configureFailPoint": "failCommand", "mode": "off" })
             .await
             .expect("configureFailPoint off");
+    }
+}
+
+async fn fail_point_lock(mongo: &MongoTestServer) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static FAIL_POINT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    if mongo.is_external() {
+        Some(FAIL_POINT.lock().await)
+    } else {
+        None
     }
 }
 
