@@ -93,13 +93,11 @@ impl Config {
     /// same machine, distinct for two instances on one machine.
     pub fn instance(&self) -> String {
         self.instance_id.clone().unwrap_or_else(|| {
-            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|name| name.trim().to_owned())
-                .filter(|name| !name.is_empty())
-                .or_else(|| std::env::var("HOSTNAME").ok())
-                .unwrap_or_else(|| "kitchen".to_owned());
-            format!("{host}:{}", self.grpc_addr.port())
+            format!(
+                "{}:{}",
+                shared_utils::host_name("kitchen"),
+                self.grpc_addr.port()
+            )
         })
     }
 }

@@ -5,8 +5,22 @@ use chrono::{DateTime, TimeZone, Utc};
 use mongodb::Collection;
 use mongodb::bson::{self, Document, doc};
 use mongodb::change_stream::event::ResumeToken;
+use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, WriteConcern};
 use std::time::Duration;
+
+/// MongoDB's `DuplicateKey`.
+const DUPLICATE_KEY: i32 = 11_000;
+
+/// Whether `error` is a duplicate-key refusal (an upsert whose filter did not match a document
+/// that exists).
+pub(crate) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
+        ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
 
 /// Majority write concern that gives up after `timeout` (`wtimeout`), so a write never waits for
 /// a replica set that lost its majority.
@@ -26,6 +40,14 @@ pub(crate) enum CheckpointError {
     /// MongoDB did not answer in time.
     #[error("checkpoint store: no answer within {0:?}")]
     TimedOut(Duration),
+    /// An instance with a newer lease has written the checkpoint: this one is no longer active.
+    #[error("checkpoint of consumer {consumer:?} was written under a newer lease than {token}")]
+    Fenced {
+        /// The consumer name.
+        consumer: String,
+        /// This instance's fencing token.
+        token: i64,
+    },
     /// The stored document is not a checkpoint this service wrote.
     #[error("checkpoint of consumer {consumer:?} is malformed: {reason}")]
     Malformed {
@@ -110,13 +132,15 @@ impl CheckpointStore {
         Ok(Some(Checkpoint { token, saved_at }))
     }
 
-    /// Stores `token` as the consumer's position. `last_order_id` (the order whose event the
-    /// token follows, if any) is kept for operators.
+    /// Stores `token` as the consumer's position, under the lease whose fencing token is
+    /// `lease_token`: refused ([`CheckpointError::Fenced`]) once a newer lease has written.
+    /// `last_order_id` (the order whose event the token follows, if any) is kept for operators.
     pub(crate) async fn save(
         &self,
         token: &ResumeToken,
         last_order_id: Option<&str>,
         now: DateTime<Utc>,
+        lease_token: i64,
     ) -> Result<(), CheckpointError> {
         let token = bson::to_bson(token).map_err(|error| CheckpointError::Malformed {
             consumer: self.consumer.clone(),
@@ -126,17 +150,88 @@ impl CheckpointStore {
             "_id": &self.consumer,
             "resume_token": token,
             "saved_at": bson::DateTime::from_millis(now.timestamp_millis()),
+            "lease_token": lease_token,
         };
         if let Some(order_id) = last_order_id {
             document.insert("last_order_id", order_id);
         }
-        self.within(
-            self.collection
-                .replace_one(doc! { "_id": &self.consumer }, document)
-                .upsert(true)
-                .write_concern(majority_within(self.timeout)),
-        )
-        .await?;
-        Ok(())
+        let not_newer = doc! {
+            "_id": &self.consumer,
+            "$or": [
+                { "lease_token": { "$exists": false } },
+                { "lease_token": { "$lte": lease_token } },
+            ],
+        };
+        let saved = self
+            .within(
+                self.collection
+                    .replace_one(not_newer, document)
+                    .upsert(true)
+                    .write_concern(majority_within(self.timeout)),
+            )
+            .await;
+        match saved {
+            Err(CheckpointError::Mongo(error)) if is_duplicate_key(&error) => {
+                Err(CheckpointError::Fenced {
+                    consumer: self.consumer.clone(),
+                    token: lease_token,
+                })
+            }
+            other => other.map(|_| ()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::Client;
+    use test_support::{MongoTestServer, unique_name};
+
+    /// A store on a fresh database of a real MongoDB-compatible server (kept alive by the
+    /// returned server handle).
+    async fn store() -> (MongoTestServer, CheckpointStore) {
+        let server = MongoTestServer::start().expect("a MongoDB-compatible server");
+        let client = Client::with_uri_str(server.uri()).await.unwrap();
+        let collection = client
+            .database(&unique_name("checkpoints"))
+            .collection("order_stream_checkpoints");
+        let store = CheckpointStore::new(collection, "consumer", Duration::from_secs(10));
+        (server, store)
+    }
+
+    fn token(n: i32) -> ResumeToken {
+        bson::from_bson(bson::Bson::Document(doc! { "_data": format!("token-{n}") })).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_saved_position_is_loaded_back() {
+        let (_server, store) = store().await;
+        assert_eq!(store.load().await.unwrap(), None);
+        let now = Utc.timestamp_millis_opt(1_739_444_187_756).unwrap();
+        store
+            .save(&token(1), Some("order-1"), now, 1)
+            .await
+            .unwrap();
+        let loaded = store.load().await.unwrap().expect("a checkpoint");
+        assert_eq!((loaded.token, loaded.saved_at), (token(1), now));
+    }
+
+    #[tokio::test]
+    async fn a_write_under_an_older_lease_is_refused_and_changes_nothing() {
+        let (_server, store) = store().await;
+        let now = Utc::now();
+        store.save(&token(1), None, now, 1).await.unwrap();
+        store.save(&token(2), None, now, 2).await.unwrap();
+        let fenced = store.save(&token(3), None, now, 1).await.unwrap_err();
+        assert!(
+            matches!(fenced, CheckpointError::Fenced { token: 1, .. }),
+            "{fenced}"
+        );
+        assert_eq!(store.load().await.unwrap().unwrap().token, token(2));
+        // The current holder, and a newer one, write on.
+        store.save(&token(4), None, now, 2).await.unwrap();
+        store.save(&token(5), None, now, 3).await.unwrap();
+        assert_eq!(store.load().await.unwrap().unwrap().token, token(5));
     }
 }

@@ -48,6 +48,23 @@ pub struct Config {
     #[arg(long, env = "CONSUMER_NAME", default_value = "order_management_service", value_parser = parse_non_empty)]
     pub consumer_name: String,
 
+    /// Collection holding the lease (one document per consumer): of the instances sharing a
+    /// consumer name, the one holding it watches and the others stand by.
+    #[arg(long, env = "LEASE_COLLECTION", default_value = "order_stream_leases", value_parser = parse_collection_name)]
+    pub lease_collection: String,
+
+    /// How long the lease lasts without renewal, in milliseconds: a standby instance takes over
+    /// at most about this long after the active one dies. Instances' clocks must agree to well
+    /// within it.
+    #[arg(long, env = "LEASE_TTL_MS", default_value_t = 6_000, value_parser = clap::value_parser!(u64).range(600..=600_000))]
+    pub lease_ttl_ms: u64,
+
+    /// This instance's name in the lease. Default: the host name and the HTTP port, stable
+    /// across restarts (a restarted instance takes its own lease back at once). Must differ
+    /// between instances.
+    #[arg(long, env = "INSTANCE_ID", value_parser = parse_non_empty)]
+    pub instance_id: Option<String>,
+
     /// Collection receiving documents that cannot become valid orders.
     #[arg(long, env = "DEAD_LETTER_COLLECTION", default_value = "orders_dead_letter", value_parser = parse_collection_name)]
     pub dead_letter_collection: String,
@@ -105,6 +122,22 @@ impl Config {
     /// How long to wait for MongoDB at start-up.
     pub fn mongo_connect_timeout(&self) -> Duration {
         Duration::from_millis(self.mongo_connect_timeout_ms)
+    }
+
+    /// [`Self::instance_id`], or the host name and the HTTP port.
+    pub fn instance(&self) -> String {
+        self.instance_id.clone().unwrap_or_else(|| {
+            format!(
+                "{}:{}",
+                shared_utils::host_name("order_management_service"),
+                self.http_addr.port()
+            )
+        })
+    }
+
+    /// How long the lease lasts without renewal.
+    pub fn lease_ttl(&self) -> Duration {
+        Duration::from_millis(self.lease_ttl_ms)
     }
 
     /// How long a MongoDB write may take.

@@ -2,7 +2,7 @@
 //! is watching) and `GET /metrics` (Prometheus text).
 
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::status::ListenerProgress;
+use crate::status::{ListenerProgress, Role};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -28,8 +28,10 @@ pub struct AppState {
 /// The body of `GET /health`.
 #[derive(Debug, Clone, Serialize)]
 pub struct HealthReport {
-    /// `ok` when the listener is watching, else `unavailable`.
+    /// `ok` when the listener is watching or standing by, else `unavailable`.
     pub status: &'static str,
+    /// `active` (holds the lease and watches), `standby` (another instance does) or `starting`.
+    pub role: &'static str,
     /// The listener's state.
     pub listener: ListenerReport,
     /// When the last order read from the stream was inserted (ISO 8601).
@@ -45,7 +47,7 @@ pub struct HealthReport {
 /// The listener part of [`HealthReport`].
 #[derive(Debug, Clone, Serialize)]
 pub struct ListenerReport {
-    /// `starting`, `watching`, `retrying` or `stopped`.
+    /// `starting`, `watching`, `standby`, `retrying` or `stopped`.
     pub state: &'static str,
     /// Why it is not watching.
     pub reason: Option<String>,
@@ -64,9 +66,11 @@ impl HealthReport {
             } else {
                 "unavailable"
             },
+            role: progress.role.as_str(),
             listener: ListenerReport {
                 state: match state {
                     ServiceState::Starting => "starting",
+                    ServiceState::Healthy if progress.role == Role::Standby => "standby",
                     ServiceState::Healthy => "watching",
                     ServiceState::Retrying { .. } => "retrying",
                     ServiceState::Stopped { .. } => "stopped",

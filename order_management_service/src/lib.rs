@@ -19,6 +19,7 @@ mod dead_letter;
 mod delivery;
 mod extract;
 mod http;
+mod lease;
 mod listener;
 mod metrics;
 mod observe;

@@ -2,8 +2,10 @@
 //! its health change together, so that the three never disagree.
 
 use crate::dead_letter::{DeadLetterError, RejectedBy};
+use crate::lease::LeaseError;
 use crate::listener::ListenerError;
 use crate::metrics::Metrics;
+use crate::status::{ListenerProgress, Role};
 use chrono::{DateTime, Utc};
 use shared_patterns::{HealthReporter, ServiceState};
 use std::time::Duration;
@@ -155,5 +157,70 @@ impl ListenerStopped<'_> {
     pub(crate) fn emit(self, metrics: &Metrics) {
         metrics.unrecoverable_error();
         tracing::error!(namespace = %self.namespace, error = %self.error, "change stream listener stopped; operator action needed");
+    }
+}
+
+/// Another instance holds the lease: this one stands by (healthy).
+pub(crate) struct StandingBy<'a> {
+    pub(crate) consumer: &'a str,
+    pub(crate) holder: &'a str,
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+impl StandingBy<'_> {
+    pub(crate) fn emit(self, progress: &ListenerProgress, health: &HealthReporter) {
+        progress.set_role(Role::Standby);
+        health.healthy();
+        tracing::info!(consumer = %self.consumer, holder = %self.holder, expires_at = %self.expires_at, "standing by: another instance holds the lease");
+    }
+}
+
+/// The lease cannot be read or written; retried with a backoff.
+pub(crate) struct LeaseUnavailable<'a> {
+    pub(crate) consumer: &'a str,
+    pub(crate) attempt: u32,
+    pub(crate) retry_in: Duration,
+    pub(crate) error: &'a LeaseError,
+}
+
+impl LeaseUnavailable<'_> {
+    pub(crate) fn emit(self, health: &HealthReporter) {
+        tracing::warn!(
+            consumer = %self.consumer,
+            attempt = self.attempt,
+            retry_in_ms = self.retry_in.as_millis() as u64,
+            error = %self.error,
+            "cannot take the lease; retrying"
+        );
+        health.set(ServiceState::Retrying {
+            reason: self.error.to_string(),
+            attempt: self.attempt,
+        });
+    }
+}
+
+/// This instance took the lease and watches the stream.
+pub(crate) struct BecameActive<'a> {
+    pub(crate) consumer: &'a str,
+    pub(crate) holder: &'a str,
+    pub(crate) token: i64,
+}
+
+impl BecameActive<'_> {
+    pub(crate) fn emit(self, progress: &ListenerProgress) {
+        progress.set_role(Role::Active);
+        tracing::info!(consumer = %self.consumer, holder = %self.holder, fencing_token = self.token, "took the lease: watching the change stream");
+    }
+}
+
+/// This instance lost the lease: it stops watching and stands by.
+pub(crate) struct LeaseLost<'a> {
+    pub(crate) holder: &'a str,
+    pub(crate) reason: &'a str,
+}
+
+impl LeaseLost<'_> {
+    pub(crate) fn emit(self) {
+        tracing::warn!(holder = %self.holder, reason = %self.reason, "lease lost: standing by");
     }
 }

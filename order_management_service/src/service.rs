@@ -6,7 +6,8 @@ use crate::config::Config;
 use crate::dead_letter::DeadLetterStore;
 use crate::delivery::Deliverer;
 use crate::http::{AppState, app};
-use crate::listener::{CheckpointPolicy, ListenerOptions, OrderListener};
+use crate::lease::{LeaseStore, LeaseTiming};
+use crate::listener::{CheckpointPolicy, ListenerOptions, ListenerParts, OrderListener};
 use crate::metrics::Metrics;
 use crate::pipeline::OrderPipeline;
 use crate::status::ListenerProgress;
@@ -76,19 +77,28 @@ pub async fn run(
         ),
         Arc::clone(&metrics),
     );
-    let listener = OrderListener::new(
-        database.collection::<Document>(&config.mongo_orders_collection),
-        CheckpointStore::new(
+    let listener = OrderListener::new(ListenerParts {
+        orders: database.collection::<Document>(&config.mongo_orders_collection),
+        checkpoints: CheckpointStore::new(
             database.collection::<Document>(&config.checkpoint_collection),
             config.consumer_name.clone(),
             config.mongo_write_timeout(),
         ),
+        lease: LeaseStore::new(
+            database.collection::<Document>(&config.lease_collection),
+            config.consumer_name.clone(),
+            config.instance(),
+            LeaseTiming {
+                ttl: config.lease_ttl(),
+            },
+            config.mongo_write_timeout(),
+        ),
         pipeline,
-        Arc::clone(&metrics),
-        Arc::clone(&progress),
-        config.start_at,
-        listener_options(&config),
-    );
+        metrics: Arc::clone(&metrics),
+        progress: Arc::clone(&progress),
+        start_at: config.start_at,
+        options: listener_options(&config),
+    });
     let cancel = CancellationToken::new();
     let handle = spawn_background_service(listener, cancel.child_token());
 

@@ -3,6 +3,28 @@
 use chrono::{DateTime, Utc};
 use std::sync::Mutex;
 
+/// Whether this instance watches the stream.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Not decided yet (the lease not yet tried).
+    #[default]
+    Starting,
+    /// Holds the lease and watches.
+    Active,
+    /// Another instance holds the lease.
+    Standby,
+}
+
+impl Role {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Starting => "starting",
+            Self::Active => "active",
+            Self::Standby => "standby",
+        }
+    }
+}
+
 /// Where the listener is, updated by the listener and read by the health endpoint.
 #[derive(Debug, Default)]
 pub(crate) struct ListenerProgress {
@@ -15,6 +37,7 @@ struct Progress {
     checkpoint_saved_at: Option<DateTime<Utc>>,
     oldest_pending: Option<DateTime<Utc>>,
     last_lag_ms: Option<i64>,
+    role: Role,
 }
 
 /// A copy of the progress at one moment, with ages computed against `now`.
@@ -27,6 +50,8 @@ pub(crate) struct ProgressSnapshot {
     /// How far behind the inserts the listener is, in milliseconds: while orders are being
     /// handled, the age of the oldest; otherwise the insert-to-handled time of the last order.
     pub(crate) lag_ms: Option<i64>,
+    /// Whether this instance watches.
+    pub(crate) role: Role,
 }
 
 impl ListenerProgress {
@@ -51,6 +76,16 @@ impl ListenerProgress {
         });
     }
 
+    /// This instance's role is now `role`.
+    pub(crate) fn set_role(&self, role: Role) {
+        self.update(|progress| {
+            progress.role = role;
+            if role == Role::Standby {
+                progress.oldest_pending = None;
+            }
+        });
+    }
+
     /// The checkpoint was stored at `now`.
     pub(crate) fn checkpoint_saved(&self, now: DateTime<Utc>) {
         self.update(|progress| progress.checkpoint_saved_at = Some(now));
@@ -64,6 +99,7 @@ impl ListenerProgress {
             last_event_at: progress.last_event_at,
             checkpoint_age_ms: progress.checkpoint_saved_at.map(age),
             lag_ms: progress.oldest_pending.map(age).or(progress.last_lag_ms),
+            role: progress.role,
         }
     }
 }

@@ -57,6 +57,8 @@ pub(crate) enum Interruption {
     Retry(String),
     /// Stop the listener.
     Fatal(ListenerError),
+    /// Another instance holds the lease now: stand by.
+    LeaseLost,
 }
 
 impl From<mongodb::error::Error> for Interruption {
@@ -81,7 +83,10 @@ impl From<mongodb::error::Error> for Interruption {
 
 impl From<CheckpointError> for Interruption {
     fn from(error: CheckpointError) -> Self {
-        Self::Retry(error.to_string())
+        match error {
+            CheckpointError::Fenced { .. } => Self::LeaseLost,
+            other => Self::Retry(other.to_string()),
+        }
     }
 }
 

@@ -7,9 +7,10 @@
 //! loop: channel -> in flight (pipeline: extract -> deliver | dead-letter) -> finalizer
 //!       -> position keeper (in memory at once, stored every K orders or T ms)
 //! ```
-//! Failures of the stream (or of MongoDB writes) reopen it after the last finalized event, with
-//! [`stream_backoff`]. Failures that reopening cannot fix (history lost, the collection dropped or
-//! renamed) stop the listener with the reason, which `/health` reports.
+//! Only the instance holding the consumer's lease (`lease.rs`) watches; the others stand by and
+//! try to take it. Failures of the stream (or of MongoDB writes) reopen it after the last
+//! finalized event, with [`stream_backoff`]. Failures that reopening cannot fix (history lost,
+//! the collection dropped or renamed) stop the listener with the reason, which `/health` reports.
 
 mod classify;
 mod error;
@@ -23,10 +24,11 @@ pub(crate) use position::CheckpointPolicy;
 
 use crate::checkpoint::CheckpointStore;
 use crate::extract::PROJECTED_FIELDS;
+use crate::lease::{Attempt, Lease, LeaseStore};
 use crate::metrics::Metrics;
 use crate::observe;
 use crate::pipeline::{Handled, OrderPipeline};
-use crate::status::ListenerProgress;
+use crate::status::{ListenerProgress, Role};
 use chrono::{DateTime, Utc};
 use error::Interruption;
 use finalizer::{InOrderFinalizer, Sequence};
@@ -86,6 +88,7 @@ impl Default for ListenerOptions {
 pub(crate) struct OrderListener {
     orders: Collection<Document>,
     checkpoints: CheckpointStore,
+    lease: LeaseStore,
     pipeline: OrderPipeline,
     metrics: Arc<Metrics>,
     progress: Arc<ListenerProgress>,
@@ -93,24 +96,39 @@ pub(crate) struct OrderListener {
     options: ListenerOptions,
 }
 
+/// The parts of the listener that [`OrderListener::new`] wires together.
+#[derive(Debug)]
+pub(crate) struct ListenerParts {
+    pub(crate) orders: Collection<Document>,
+    pub(crate) checkpoints: CheckpointStore,
+    pub(crate) lease: LeaseStore,
+    pub(crate) pipeline: OrderPipeline,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) progress: Arc<ListenerProgress>,
+    /// With a start time, the stored position is ignored and the stream is read from then.
+    pub(crate) start_at: Option<DateTime<Utc>>,
+    pub(crate) options: ListenerOptions,
+}
+
 /// One event being handled: its sequence number and how it ended.
 type InFlight = Pin<Box<dyn Future<Output = (Sequence, Result<Handled, Interruption>)> + Send>>;
 
 impl OrderListener {
-    /// A listener on `orders`, storing its position in `checkpoints`. With `start_at`, the stored
-    /// position is ignored and the stream is read from that time.
-    pub(crate) fn new(
-        orders: Collection<Document>,
-        checkpoints: CheckpointStore,
-        pipeline: OrderPipeline,
-        metrics: Arc<Metrics>,
-        progress: Arc<ListenerProgress>,
-        start_at: Option<DateTime<Utc>>,
-        options: ListenerOptions,
-    ) -> Self {
+    pub(crate) fn new(parts: ListenerParts) -> Self {
+        let ListenerParts {
+            orders,
+            checkpoints,
+            lease,
+            pipeline,
+            metrics,
+            progress,
+            start_at,
+            options,
+        } = parts;
         Self {
             orders,
             checkpoints,
+            lease,
             pipeline,
             metrics,
             progress,
@@ -305,6 +323,119 @@ fn change_stream_pipeline() -> [Document; 2] {
     ]
 }
 
+impl OrderListener {
+    /// Waits until this instance takes the lease; `None` when cancelled first. While another
+    /// instance holds it, this one is healthy and standing by.
+    async fn stand_by(&self, health: &HealthReporter, cancel: &CancellationToken) -> Option<Lease> {
+        let mut backoff = stream_backoff();
+        let mut standing_by = false;
+        loop {
+            let wait = match self.lease.try_take().await {
+                Ok(Attempt::Taken(lease)) => return Some(lease),
+                Ok(Attempt::HeldBy { holder, expires_at }) => {
+                    if !standing_by {
+                        observe::StandingBy {
+                            consumer: self.checkpoints.consumer(),
+                            holder: &holder,
+                            expires_at,
+                        }
+                        .emit(&self.progress, health);
+                        standing_by = true;
+                    }
+                    backoff.reset();
+                    self.lease.timing().standby_poll()
+                }
+                Err(error) => {
+                    let retry_in = backoff.next_delay();
+                    observe::LeaseUnavailable {
+                        consumer: self.checkpoints.consumer(),
+                        attempt: backoff.failures(),
+                        retry_in,
+                        error: &error,
+                    }
+                    .emit(health);
+                    retry_in
+                }
+            };
+            tokio::select! {
+                () = cancel.cancelled() => return None,
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Renews `lease` until `active` is cancelled; cancels `active` when the lease is lost.
+    async fn keep_lease(lease_store: LeaseStore, mut lease: Lease, active: CancellationToken) {
+        let timing = lease_store.timing();
+        loop {
+            tokio::select! {
+                () = active.cancelled() => return,
+                () = tokio::time::sleep(timing.renew_every()) => {}
+            }
+            let lost = match lease_store.renew(&mut lease).await {
+                Ok(true) => continue,
+                Ok(false) => "another instance took the lease".to_owned(),
+                Err(error) => {
+                    if !timing.must_step_down(lease.valid_until, tokio::time::Instant::now()) {
+                        tracing::warn!(%error, holder = lease_store.holder(), "lease renewal failed; retrying");
+                        continue;
+                    }
+                    format!("the lease could not be renewed before it expires: {error}")
+                }
+            };
+            observe::LeaseLost {
+                holder: lease_store.holder(),
+                reason: &lost,
+            }
+            .emit();
+            active.cancel();
+            return;
+        }
+    }
+
+    /// Watches while `active` is not cancelled, reopening the stream after failures. `Ok` when
+    /// `active` was cancelled (shutdown or a lost lease) or the lease was found lost.
+    async fn while_active(
+        &self,
+        keeper: &mut PositionKeeper,
+        health: &HealthReporter,
+        active: &CancellationToken,
+    ) -> Result<(), ListenerError> {
+        let mut backoff = stream_backoff();
+        loop {
+            match self.watch(keeper, &mut backoff, health, active).await {
+                Interruption::Cancelled => return Ok(()),
+                Interruption::LeaseLost => {
+                    active.cancel();
+                    return Ok(());
+                }
+                Interruption::Fatal(error) => {
+                    observe::ListenerStopped {
+                        namespace: &self.namespace(),
+                        error: &error,
+                    }
+                    .emit(&self.metrics);
+                    return Err(error);
+                }
+                Interruption::Retry(reason) => {
+                    let retry_in = backoff.next_delay();
+                    observe::StreamFailed {
+                        namespace: &self.namespace(),
+                        attempt: backoff.failures(),
+                        retry_in,
+                        reason,
+                    }
+                    .emit(&self.metrics, health);
+                    tokio::select! {
+                        () = active.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(retry_in) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl BackgroundService for OrderListener {
     type Error = ListenerError;
 
@@ -324,36 +455,33 @@ impl BackgroundService for OrderListener {
             self.options.checkpoints,
             self.start_at,
         );
-        let mut backoff = stream_backoff();
         loop {
-            match self
-                .watch(&mut keeper, &mut backoff, &health, &cancel)
-                .await
-            {
-                Interruption::Cancelled => return Ok(()),
-                Interruption::Fatal(error) => {
-                    observe::ListenerStopped {
-                        namespace: &self.namespace(),
-                        error: &error,
-                    }
-                    .emit(&self.metrics);
-                    return Err(error);
-                }
-                Interruption::Retry(reason) => {
-                    let retry_in = backoff.next_delay();
-                    observe::StreamFailed {
-                        namespace: &self.namespace(),
-                        attempt: backoff.failures(),
-                        retry_in,
-                        reason,
-                    }
-                    .emit(&self.metrics, &health);
-                    tokio::select! {
-                        () = cancel.cancelled() => return Ok(()),
-                        () = tokio::time::sleep(retry_in) => {}
-                    }
+            let Some(lease) = self.stand_by(&health, &cancel).await else {
+                return Ok(());
+            };
+            observe::BecameActive {
+                consumer: self.checkpoints.consumer(),
+                holder: self.lease.holder(),
+                token: lease.token,
+            }
+            .emit(&self.progress);
+            keeper.activate(lease.token);
+            let active = cancel.child_token();
+            let renewal = tokio::spawn(Self::keep_lease(self.lease.clone(), lease, active.clone()));
+            let outcome = self.while_active(&mut keeper, &health, &active).await;
+            active.cancel();
+            let _ = renewal.await;
+            if cancel.is_cancelled() || outcome.is_err() {
+                // Hand over at once instead of after the lease's time to live.
+                if let Err(error) = self.lease.release(&lease).await {
+                    tracing::warn!(%error, holder = self.lease.holder(), "could not release the lease; it expires by itself");
                 }
             }
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+            outcome?;
+            self.progress.set_role(Role::Standby);
         }
     }
 }

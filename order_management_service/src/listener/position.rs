@@ -80,6 +80,8 @@ pub(crate) struct PositionKeeper {
     unsaved_orders: u64,
     last_order_id: Option<String>,
     last_save: Instant,
+    /// The fencing token of the lease the position is written under.
+    lease_token: i64,
 }
 
 impl PositionKeeper {
@@ -101,7 +103,19 @@ impl PositionKeeper {
             unsaved_orders: 0,
             last_order_id: None,
             last_save: Instant::now(),
+            lease_token: 0,
         }
+    }
+
+    /// This instance became active under the lease `lease_token`: the position is read again
+    /// from the checkpoint (another instance may have moved it), and written under that lease.
+    pub(crate) fn activate(&mut self, lease_token: i64) {
+        self.lease_token = lease_token;
+        self.current = None;
+        self.saved = None;
+        self.unsaved_orders = 0;
+        self.last_order_id = None;
+        self.last_save = Instant::now();
     }
 
     pub(crate) fn consumer(&self) -> &str {
@@ -114,7 +128,8 @@ impl PositionKeeper {
         if let Some(current) = &self.current {
             return Ok(Some(current.clone()));
         }
-        let initial = if let Some(start_at) = self.start_at {
+        // A start time applies once: not again when the lease is lost and taken back.
+        let initial = if let Some(start_at) = self.start_at.take() {
             tracing::warn!(%start_at, consumer = self.consumer(), "--start-at given: ignoring the stored checkpoint");
             let seconds = u32::try_from(start_at.timestamp().max(0)).unwrap_or(u32::MAX);
             Position::At(Timestamp {
@@ -206,7 +221,7 @@ impl PositionKeeper {
         }
         let now = Utc::now();
         self.store
-            .save(token, self.last_order_id.as_deref(), now)
+            .save(token, self.last_order_id.as_deref(), now, self.lease_token)
             .await?;
         self.saved = Some(token.clone());
         self.unsaved_orders = 0;

@@ -4,6 +4,7 @@
 
 mod documents;
 mod positions;
+mod standby;
 mod support;
 
 use mongodb::bson::{Bson, Document, doc};

@@ -133,6 +133,14 @@ impl ServiceProcess {
         None
     }
 
+    /// Sends `signal` (`STOP`, `CONT`, ...) with `kill`; `false` when that failed.
+    pub fn signal(&self, signal: &str) -> bool {
+        Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
     /// Sends SIGTERM and waits for a graceful exit (SIGKILL after `timeout`).
     pub fn terminate(&mut self, timeout: Duration) -> Option<i32> {
         let _ = Command::new("kill")

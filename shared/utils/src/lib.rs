@@ -6,6 +6,17 @@ pub mod shutdown;
 pub mod telemetry;
 pub mod time;
 
+/// This machine's host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), or `fallback`: the
+/// stable part of a default instance id.
+pub fn host_name(fallback: &str) -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| fallback.to_owned())
+}
+
 /// Loads a `.env` file from the working directory, if there is one, without overriding variables
 /// already set in the environment.
 ///
