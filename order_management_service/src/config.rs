@@ -106,9 +106,44 @@ pub struct Config {
     /// has. A flag only, never read from the environment, so a restart does not replay again.
     #[arg(long, value_parser = parse_start_at)]
     pub start_at: Option<DateTime<Utc>>,
+
+    /// What to do; without a command, watch the stream.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The service's commands.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// After the change stream's history was lost (code 286): re-send every order inserted
+    /// since a time, by querying the orders collection, then watch the stream from the moment
+    /// the backfill began. The kitchen ignores the orders it already has.
+    Backfill(BackfillArgs),
+}
+
+/// Options of `backfill`.
+#[derive(Debug, Clone, PartialEq, Eq, clap::Args)]
+pub struct BackfillArgs {
+    /// Re-send the orders inserted at or after this time (RFC 3339, e.g. the lost checkpoint's
+    /// time that `/health` names).
+    #[arg(long, value_parser = parse_start_at)]
+    pub since: DateTime<Utc>,
+
+    /// Find orders by this date field instead of the creation time of their ObjectId `_id`
+    /// (needed when `_id`s are not ObjectIds).
+    #[arg(long, value_parser = parse_non_empty)]
+    pub timestamp_field: Option<String>,
 }
 
 impl Config {
+    /// Checks what clap cannot: options that exclude each other.
+    pub fn check(&self) -> Result<(), String> {
+        if self.start_at.is_some() && self.command.is_some() {
+            return Err("--start-at cannot be combined with backfill (which has --since)".into());
+        }
+        Ok(())
+    }
+
     /// The gRPC deadline.
     pub fn grpc_deadline(&self) -> Duration {
         Duration::from_millis(self.grpc_deadline_ms)
@@ -250,6 +285,41 @@ mod tests {
         );
         let error = parse(&["--mongo-db", "shop", "--start-at", "yesterday"]).unwrap_err();
         assert!(error.to_string().contains("RFC 3339"), "{error}");
+    }
+
+    #[test]
+    fn backfill_takes_a_since_time_and_an_optional_timestamp_field() {
+        let config = parse(&[
+            "--mongo-db",
+            "shop",
+            "backfill",
+            "--since",
+            "2025-02-13T10:00:00Z",
+            "--timestamp-field",
+            "CreatedAt",
+        ])
+        .unwrap();
+        let Some(Command::Backfill(backfill)) = &config.command else {
+            panic!("a backfill: {config:?}");
+        };
+        assert_eq!(backfill.since.to_rfc3339(), "2025-02-13T10:00:00+00:00");
+        assert_eq!(backfill.timestamp_field.as_deref(), Some("CreatedAt"));
+        assert_eq!(config.check(), Ok(()));
+        assert!(
+            parse(&["--mongo-db", "shop", "backfill"]).is_err(),
+            "--since is required"
+        );
+        let both = parse(&[
+            "--mongo-db",
+            "shop",
+            "--start-at",
+            "2025-02-13T10:00:00Z",
+            "backfill",
+            "--since",
+            "2025-02-13T10:00:00Z",
+        ])
+        .unwrap();
+        assert!(both.check().unwrap_err().contains("--start-at"));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! `/ping`, `/health` and `/metrics` from the listener's state (`status`, `metrics`). `config`
 //! holds the command line, `service` wires everything together.
 
+mod backfill;
 mod checkpoint;
 pub mod config;
 mod dead_letter;

@@ -1,6 +1,7 @@
 //! Every observable event of the listener, in one place: each emits its log line, its counter and
 //! its health change together, so that the three never disagree.
 
+use crate::backfill::{BackfillRange, BackfillReport};
 use crate::dead_letter::{DeadLetterError, RejectedBy};
 use crate::lease::LeaseError;
 use crate::listener::ListenerError;
@@ -222,5 +223,38 @@ pub(crate) struct LeaseLost<'a> {
 impl LeaseLost<'_> {
     pub(crate) fn emit(self) {
         tracing::warn!(holder = %self.holder, reason = %self.reason, "lease lost: standing by");
+    }
+}
+
+/// A backfill begins: the stream's position is fixed, and the collection is queried.
+pub(crate) struct BackfillStarted<'a> {
+    pub(crate) range: &'a BackfillRange,
+}
+
+impl BackfillStarted<'_> {
+    pub(crate) fn emit(self) {
+        tracing::warn!(
+            since = %self.range.since,
+            by = self.range.timestamp_field.as_deref().unwrap_or("_id"),
+            "backfill: re-sending every order inserted since; the stream continues afterwards from now"
+        );
+    }
+}
+
+/// A backfill finished; the stream continues from where it was when it began.
+pub(crate) struct BackfillDone<'a> {
+    pub(crate) range: &'a BackfillRange,
+    pub(crate) report: BackfillReport,
+}
+
+impl BackfillDone<'_> {
+    pub(crate) fn emit(self) {
+        tracing::info!(
+            since = %self.range.since,
+            found = self.report.found,
+            sent = self.report.sent,
+            dead_lettered = self.report.dead_lettered,
+            "backfill done; following the change stream"
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! Start-up and shutdown, in the design's order: MongoDB, the order gRPC client, the change-stream
 //! listener; then the HTTP server until the shutdown signal.
 
+use crate::backfill::BackfillRange;
 use crate::checkpoint::CheckpointStore;
-use crate::config::Config;
+use crate::config::{Command, Config};
 use crate::dead_letter::DeadLetterStore;
 use crate::delivery::Deliverer;
 use crate::http::{AppState, app};
@@ -97,6 +98,12 @@ pub async fn run(
         metrics: Arc::clone(&metrics),
         progress: Arc::clone(&progress),
         start_at: config.start_at,
+        backfill: config.command.as_ref().map(|command| match command {
+            Command::Backfill(args) => BackfillRange {
+                since: args.since,
+                timestamp_field: args.timestamp_field.clone(),
+            },
+        }),
         options: listener_options(&config),
     });
     let cancel = CancellationToken::new();

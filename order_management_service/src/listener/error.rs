@@ -1,7 +1,9 @@
 //! Why the listener stops, and what interrupts one opening of the stream.
 
+use crate::backfill::BackfillError;
 use crate::checkpoint::CheckpointError;
 use crate::dead_letter::DeadLetterError;
+use chrono::{DateTime, SecondsFormat, Utc};
 use mongodb::error::ErrorKind;
 
 /// `ChangeStreamHistoryLost`: the resume point is no longer in the oplog.
@@ -16,9 +18,16 @@ const CHANGE_STREAM_FATAL: i32 = 280;
 pub enum ListenerError {
     /// The stored position fell out of the oplog (`ChangeStreamHistoryLost`, code 286).
     #[error(
-        "change stream history lost (code 286): the checkpoint is older than the oplog; orders inserted since may be missing, see the README's operator recovery ({0})"
+        "change stream history lost (code 286): the checkpoint{} is older than the oplog; orders inserted since may be missing: re-send them with `order_management_service backfill --since {}` (see the README's operator recovery) ({message})",
+        checkpoint_saved_at.map(|at| format!(" (saved at {})", at.to_rfc3339_opts(SecondsFormat::Secs, true))).unwrap_or_default(),
+        checkpoint_saved_at.map_or_else(|| "<time>".to_owned(), |at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
     )]
-    HistoryLost(String),
+    HistoryLost {
+        /// The server's message.
+        message: String,
+        /// When the lost position was stored, if known: where a backfill should start.
+        checkpoint_saved_at: Option<DateTime<Utc>>,
+    },
     /// The server refused the stream for good (invalid resume token, fatal change-stream error).
     #[error("change stream cannot be resumed (code {code}): {message}")]
     CannotResume {
@@ -66,7 +75,10 @@ impl From<mongodb::error::Error> for Interruption {
         if let ErrorKind::Command(command) = error.kind.as_ref() {
             match command.code {
                 HISTORY_LOST => {
-                    return Self::Fatal(ListenerError::HistoryLost(command.message.clone()));
+                    return Self::Fatal(ListenerError::HistoryLost {
+                        message: command.message.clone(),
+                        checkpoint_saved_at: None,
+                    });
                 }
                 INVALID_RESUME_TOKEN | CHANGE_STREAM_FATAL => {
                     return Self::Fatal(ListenerError::CannotResume {
@@ -85,6 +97,15 @@ impl From<CheckpointError> for Interruption {
     fn from(error: CheckpointError) -> Self {
         match error {
             CheckpointError::Fenced { .. } => Self::LeaseLost,
+            other => Self::Retry(other.to_string()),
+        }
+    }
+}
+
+impl From<BackfillError> for Interruption {
+    fn from(error: BackfillError) -> Self {
+        match error {
+            BackfillError::Cancelled => Self::Cancelled,
             other => Self::Retry(other.to_string()),
         }
     }
@@ -112,8 +133,17 @@ mod tests {
         };
         assert!(matches!(
             Interruption::from(command_error(286)),
-            Interruption::Fatal(ListenerError::HistoryLost(_))
+            Interruption::Fatal(ListenerError::HistoryLost { .. })
         ));
+        let lost = ListenerError::HistoryLost {
+            message: "boom".into(),
+            checkpoint_saved_at: DateTime::from_timestamp(1_739_444_187, 0),
+        };
+        assert!(
+            lost.to_string()
+                .contains("`order_management_service backfill --since 2025-02-13T10:56:27Z`"),
+            "{lost}"
+        );
         assert!(matches!(
             Interruption::from(command_error(260)),
             Interruption::Fatal(ListenerError::CannotResume { code: 260, .. })

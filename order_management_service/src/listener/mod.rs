@@ -22,6 +22,7 @@ pub(crate) use classify::InsertedOrder;
 pub use error::ListenerError;
 pub(crate) use position::CheckpointPolicy;
 
+use crate::backfill::{BackfillRange, backfill};
 use crate::checkpoint::CheckpointStore;
 use crate::extract::PROJECTED_FIELDS;
 use crate::lease::{Attempt, Lease, LeaseStore};
@@ -93,6 +94,7 @@ pub(crate) struct OrderListener {
     metrics: Arc<Metrics>,
     progress: Arc<ListenerProgress>,
     start_at: Option<DateTime<Utc>>,
+    backfill: Option<BackfillRange>,
     options: ListenerOptions,
 }
 
@@ -107,6 +109,9 @@ pub(crate) struct ListenerParts {
     pub(crate) progress: Arc<ListenerProgress>,
     /// With a start time, the stored position is ignored and the stream is read from then.
     pub(crate) start_at: Option<DateTime<Utc>>,
+    /// Orders to re-send before the stream continues (after history loss); the stream then
+    /// continues from where it was when the backfill began.
+    pub(crate) backfill: Option<BackfillRange>,
     pub(crate) options: ListenerOptions,
 }
 
@@ -123,6 +128,7 @@ impl OrderListener {
             metrics,
             progress,
             start_at,
+            backfill,
             options,
         } = parts;
         Self {
@@ -133,6 +139,7 @@ impl OrderListener {
             metrics,
             progress,
             start_at,
+            backfill,
             options,
         }
     }
@@ -393,23 +400,71 @@ impl OrderListener {
         }
     }
 
-    /// Watches while `active` is not cancelled, reopening the stream after failures. `Ok` when
-    /// `active` was cancelled (shutdown or a lost lease) or the lease was found lost.
+    /// Re-sends the orders of `range`, then stores the position the stream had when it began:
+    /// only then, so that a backfill that does not finish leaves the old position (and its
+    /// error) in place.
+    async fn backfill(
+        &self,
+        keeper: &mut PositionKeeper,
+        range: &BackfillRange,
+        health: &HealthReporter,
+        active: &CancellationToken,
+    ) -> Result<(), Interruption> {
+        let position = keeper.start_now(self.server_time().await);
+        let stream = self.open(&position).await?;
+        keeper.hold(stream.resume_token());
+        drop(stream);
+        observe::BackfillStarted { range }.emit();
+        let report = backfill(
+            &self.orders,
+            range,
+            &self.pipeline,
+            self.options.max_in_flight,
+            health,
+            active,
+        )
+        .await?;
+        keeper.save().await?;
+        observe::BackfillDone { range, report }.emit();
+        Ok(())
+    }
+
+    /// Watches while `active` is not cancelled, reopening the stream after failures; first
+    /// finishes `pending_backfill`, if any. `Ok` when `active` was cancelled (shutdown or a lost
+    /// lease) or the lease was found lost.
     async fn while_active(
         &self,
         keeper: &mut PositionKeeper,
+        pending_backfill: &mut Option<BackfillRange>,
         health: &HealthReporter,
         active: &CancellationToken,
     ) -> Result<(), ListenerError> {
         let mut backoff = stream_backoff();
         loop {
-            match self.watch(keeper, &mut backoff, health, active).await {
+            let interruption = match pending_backfill.as_ref() {
+                Some(range) => match self.backfill(keeper, range, health, active).await {
+                    Ok(()) => {
+                        *pending_backfill = None;
+                        continue;
+                    }
+                    Err(interruption) => interruption,
+                },
+                None => self.watch(keeper, &mut backoff, health, active).await,
+            };
+            match interruption {
                 Interruption::Cancelled => return Ok(()),
                 Interruption::LeaseLost => {
                     active.cancel();
                     return Ok(());
                 }
-                Interruption::Fatal(error) => {
+                Interruption::Fatal(mut error) => {
+                    if let ListenerError::HistoryLost {
+                        checkpoint_saved_at,
+                        ..
+                    } = &mut error
+                    {
+                        *checkpoint_saved_at = keeper.saved_at();
+                    }
                     observe::ListenerStopped {
                         namespace: &self.namespace(),
                         error: &error,
@@ -455,6 +510,7 @@ impl BackgroundService for OrderListener {
             self.options.checkpoints,
             self.start_at,
         );
+        let mut pending_backfill = self.backfill.clone();
         loop {
             let Some(lease) = self.stand_by(&health, &cancel).await else {
                 return Ok(());
@@ -468,7 +524,9 @@ impl BackgroundService for OrderListener {
             keeper.activate(lease.token);
             let active = cancel.child_token();
             let renewal = tokio::spawn(Self::keep_lease(self.lease.clone(), lease, active.clone()));
-            let outcome = self.while_active(&mut keeper, &health, &active).await;
+            let outcome = self
+                .while_active(&mut keeper, &mut pending_backfill, &health, &active)
+                .await;
             active.cancel();
             let _ = renewal.await;
             if cancel.is_cancelled() || outcome.is_err() {

@@ -82,6 +82,8 @@ pub(crate) struct PositionKeeper {
     last_save: Instant,
     /// The fencing token of the lease the position is written under.
     lease_token: i64,
+    /// When the checkpoint was last stored (or loaded), if it was.
+    saved_at: Option<DateTime<Utc>>,
 }
 
 impl PositionKeeper {
@@ -104,7 +106,13 @@ impl PositionKeeper {
             last_order_id: None,
             last_save: Instant::now(),
             lease_token: 0,
+            saved_at: None,
         }
+    }
+
+    /// When the checkpoint was last stored (or, for a loaded one, stored by whoever wrote it).
+    pub(crate) fn saved_at(&self) -> Option<DateTime<Utc>> {
+        self.saved_at
     }
 
     /// This instance became active under the lease `lease_token`: the position is read again
@@ -139,6 +147,7 @@ impl PositionKeeper {
         } else if let Some(checkpoint) = self.store.load().await? {
             tracing::info!(saved_at = %checkpoint.saved_at, consumer = self.consumer(), "resuming after the stored checkpoint");
             self.progress.checkpoint_saved(checkpoint.saved_at);
+            self.saved_at = Some(checkpoint.saved_at);
             self.saved = Some(checkpoint.token.clone());
             Position::After(checkpoint.token)
         } else {
@@ -175,6 +184,14 @@ impl PositionKeeper {
         };
         self.current = Some(Position::After(token));
         self.save().await
+    }
+
+    /// Keeps `token` (the resume token of a stream just opened from now) as the position, in
+    /// memory only: a backfill stores it once it is done.
+    pub(crate) fn hold(&mut self, token: Option<ResumeToken>) {
+        if let Some(token) = token {
+            self.current = Some(Position::After(token));
+        }
     }
 
     /// Every event up to the one `finalized` describes is handled.
@@ -224,6 +241,7 @@ impl PositionKeeper {
             .save(token, self.last_order_id.as_deref(), now, self.lease_token)
             .await?;
         self.saved = Some(token.clone());
+        self.saved_at = Some(now);
         self.unsaved_orders = 0;
         self.last_save = Instant::now();
         self.metrics.checkpoint_saved();
