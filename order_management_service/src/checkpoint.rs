@@ -1,35 +1,12 @@
 //! The change stream's checkpoint: the resume token of the last event fully handled, stored in
 //! MongoDB in a collection keyed by consumer name.
 
+use crate::mongo_writes::{is_duplicate_key, majority_within, within};
 use chrono::{DateTime, TimeZone, Utc};
 use mongodb::Collection;
 use mongodb::bson::{self, Document, doc};
 use mongodb::change_stream::event::ResumeToken;
-use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{Acknowledgment, WriteConcern};
 use std::time::Duration;
-
-/// MongoDB's `DuplicateKey`.
-const DUPLICATE_KEY: i32 = 11_000;
-
-/// Whether `error` is a duplicate-key refusal (an upsert whose filter did not match a document
-/// that exists).
-pub(crate) fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
-    match error.kind.as_ref() {
-        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
-        ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
-        _ => false,
-    }
-}
-
-/// Majority write concern that gives up after `timeout` (`wtimeout`), so a write never waits for
-/// a replica set that lost its majority.
-pub(crate) fn majority_within(timeout: Duration) -> WriteConcern {
-    WriteConcern::builder()
-        .w(Acknowledgment::Majority)
-        .w_timeout(timeout)
-        .build()
-}
 
 /// Why the checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -91,19 +68,16 @@ impl CheckpointStore {
         }
     }
 
+    /// The consumer's name.
+    pub(crate) fn consumer(&self) -> &str {
+        &self.consumer
+    }
+
     async fn within<T>(
         &self,
         operation: impl std::future::IntoFuture<Output = mongodb::error::Result<T>>,
     ) -> Result<T, CheckpointError> {
-        tokio::time::timeout(self.timeout, operation.into_future())
-            .await
-            .map_err(|_| CheckpointError::TimedOut(self.timeout))?
-            .map_err(CheckpointError::from)
-    }
-
-    /// The consumer's name.
-    pub(crate) fn consumer(&self) -> &str {
-        &self.consumer
+        within(self.timeout, operation, CheckpointError::TimedOut).await
     }
 
     /// The stored checkpoint, if any.

@@ -1,6 +1,6 @@
 //! The dead-letter collection: documents that cannot become valid orders, with the reason.
 
-use crate::checkpoint::majority_within;
+use crate::mongo_writes::{majority_within, within};
 use chrono::{DateTime, Utc};
 use mongodb::Collection;
 use mongodb::bson::{self, Bson, Document, doc};
@@ -79,9 +79,7 @@ impl DeadLetterStore {
             .replace_one(doc! { "_id": id.clone() }, entry)
             .upsert(true)
             .write_concern(majority_within(self.write_timeout));
-        tokio::time::timeout(self.write_timeout, write)
-            .await
-            .map_err(|_| DeadLetterError::TimedOut(self.write_timeout))??;
+        within(self.write_timeout, write, DeadLetterError::TimedOut).await?;
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 //! instance that was paused past its lease cannot move the position back. Expiry uses the
 //! instances' clocks, which must agree to well within the lease's time to live.
 
-use crate::checkpoint::{is_duplicate_key, majority_within};
+use crate::mongo_writes::{is_duplicate_key, majority_within, within};
 use chrono::{DateTime, TimeDelta, Utc};
 use mongodb::Collection;
 use mongodb::bson::{self, Document, doc};
@@ -116,10 +116,7 @@ impl LeaseStore {
         &self,
         operation: impl std::future::IntoFuture<Output = mongodb::error::Result<T>>,
     ) -> Result<T, LeaseError> {
-        tokio::time::timeout(self.timeout, operation.into_future())
-            .await
-            .map_err(|_| LeaseError::TimedOut(self.timeout))?
-            .map_err(LeaseError::from)
+        within(self.timeout, operation, LeaseError::TimedOut).await
     }
 
     fn expiry(&self, now: DateTime<Utc>) -> bson::DateTime {

@@ -23,6 +23,7 @@ mod http;
 mod lease;
 mod listener;
 mod metrics;
+mod mongo_writes;
 mod observe;
 mod pipeline;
 pub mod service;

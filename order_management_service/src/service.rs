@@ -8,7 +8,7 @@ use crate::dead_letter::DeadLetterStore;
 use crate::delivery::Deliverer;
 use crate::http::{AppState, app};
 use crate::lease::{LeaseStore, LeaseTiming};
-use crate::listener::{CheckpointPolicy, ListenerOptions, ListenerParts, OrderListener};
+use crate::listener::{CheckpointPolicy, ListenerOptions, OrderListener};
 use crate::metrics::Metrics;
 use crate::pipeline::OrderPipeline;
 use crate::status::ListenerProgress;
@@ -78,7 +78,7 @@ pub async fn run(
         ),
         Arc::clone(&metrics),
     );
-    let listener = OrderListener::new(ListenerParts {
+    let listener = OrderListener {
         orders: database.collection::<Document>(&config.mongo_orders_collection),
         checkpoints: CheckpointStore::new(
             database.collection::<Document>(&config.checkpoint_collection),
@@ -105,7 +105,7 @@ pub async fn run(
             },
         }),
         options: listener_options(&config),
-    });
+    };
     let cancel = CancellationToken::new();
     let handle = spawn_background_service(listener, cancel.child_token());
 

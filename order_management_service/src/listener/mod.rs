@@ -87,20 +87,6 @@ impl Default for ListenerOptions {
 /// The change-stream listener. Run it with [`shared_patterns::spawn_background_service`].
 #[derive(Debug)]
 pub(crate) struct OrderListener {
-    orders: Collection<Document>,
-    checkpoints: CheckpointStore,
-    lease: LeaseStore,
-    pipeline: OrderPipeline,
-    metrics: Arc<Metrics>,
-    progress: Arc<ListenerProgress>,
-    start_at: Option<DateTime<Utc>>,
-    backfill: Option<BackfillRange>,
-    options: ListenerOptions,
-}
-
-/// The parts of the listener that [`OrderListener::new`] wires together.
-#[derive(Debug)]
-pub(crate) struct ListenerParts {
     pub(crate) orders: Collection<Document>,
     pub(crate) checkpoints: CheckpointStore,
     pub(crate) lease: LeaseStore,
@@ -119,31 +105,6 @@ pub(crate) struct ListenerParts {
 type InFlight = Pin<Box<dyn Future<Output = (Sequence, Result<Handled, Interruption>)> + Send>>;
 
 impl OrderListener {
-    pub(crate) fn new(parts: ListenerParts) -> Self {
-        let ListenerParts {
-            orders,
-            checkpoints,
-            lease,
-            pipeline,
-            metrics,
-            progress,
-            start_at,
-            backfill,
-            options,
-        } = parts;
-        Self {
-            orders,
-            checkpoints,
-            lease,
-            pipeline,
-            metrics,
-            progress,
-            start_at,
-            backfill,
-            options,
-        }
-    }
-
     fn namespace(&self) -> String {
         self.orders.namespace().to_string()
     }
