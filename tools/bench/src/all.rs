@@ -4,12 +4,12 @@
 
 use crate::fanout::{self, FanoutArgs, FanoutReport};
 use crate::ingest::{self, IngestArgs, IngestReport};
+use crate::machine::{self, CpuUsage, load_average, machine_description, peak_rss_mib};
+use crate::services;
 use crate::stats::Millis;
 use anyhow::Context;
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
-use test_support::{PostgresOptions, PostgresServer, free_port, wait_for_port};
+use test_support::{PostgresOptions, PostgresServer};
 
 /// Options of `bench all`.
 #[derive(Debug, Clone, clap::Args)]
@@ -38,18 +38,11 @@ pub struct AllArgs {
     pub with_printing: bool,
     /// Extra environment for the kitchen, as `KEY=VALUE` (repeatable), e.g.
     /// `--kitchen-env STORE_MAX_BATCH=512`.
-    #[arg(long = "kitchen-env", value_parser = parse_key_value)]
+    #[arg(long = "kitchen-env", value_parser = machine::parse_key_value)]
     pub kitchen_env: Vec<(String, String)>,
     /// `max_connections` of the throwaway PostgreSQL.
     #[arg(long, default_value_t = 100)]
     pub pg_max_connections: u32,
-}
-
-fn parse_key_value(text: &str) -> Result<(String, String), String> {
-    let (key, value) = text
-        .split_once('=')
-        .ok_or_else(|| format!("expected KEY=VALUE, got {text:?}"))?;
-    Ok((key.to_owned(), value.to_owned()))
 }
 
 /// One configuration's figures.
@@ -68,17 +61,12 @@ struct Measured {
 
 /// Runs everything and prints the tables.
 pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
-    let kitchen_bin = match &args.kitchen_bin {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?
-            .with_file_name("kitchen_batch_tool_service")
-            .with_extension(std::env::consts::EXE_EXTENSION),
-    };
-    anyhow::ensure!(
-        kitchen_bin.is_file(),
-        "{} not found: run `cargo build --release -p kitchen_batch_tool_service -p bench` or pass --kitchen-bin",
-        kitchen_bin.display()
-    );
+    let kitchen_bin = services::binary(
+        args.kitchen_bin.as_deref(),
+        "kitchen_batch_tool_service",
+        "cargo build --release -p kitchen_batch_tool_service -p bench",
+        "--kitchen-bin",
+    )?;
     println!("{}", machine_description());
 
     let max_connections = args.pg_max_connections;
@@ -165,49 +153,27 @@ async fn measure(
     printing: bool,
     run: usize,
 ) -> anyhow::Result<Measured> {
-    let (grpc_port, http_port) = (free_port(), free_port());
     let log_path =
         std::env::temp_dir().join(format!("bench-kitchen-{}-{run}.log", std::process::id()));
-    let log = std::fs::File::create(&log_path)?;
-    let mut command = tokio::process::Command::new(kitchen_bin);
-    command
-        .env("DATABASE_URL", database_url)
-        .env("GRPC_ADDR", format!("127.0.0.1:{grpc_port}"))
-        .env("HTTP_ADDR", format!("127.0.0.1:{http_port}"))
-        .env("PRINT_ORDERS", printing.to_string())
-        .env("RUST_LOG", "warn")
-        .envs(args.kitchen_env.iter().map(|(key, value)| (key, value)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true);
-    let mut kitchen = command
-        .spawn()
-        .with_context(|| format!("cannot start {}", kitchen_bin.display()))?;
-    let ready = tokio::task::spawn_blocking(move || {
-        wait_for_port(grpc_port, Duration::from_secs(30))
-            && wait_for_port(http_port, Duration::from_secs(30))
-    })
+    let mut kitchen = services::start_kitchen(
+        kitchen_bin,
+        database_url,
+        printing,
+        &args.kitchen_env,
+        log_path,
+    )
     .await?;
-    anyhow::ensure!(
-        ready,
-        "the kitchen did not start; see {}",
-        log_path.display()
-    );
     println!();
     println!(
         "kitchen: {} PRINT_ORDERS={printing} RUST_LOG=warn {}(log: {})",
         kitchen_bin.display(),
-        args.kitchen_env
-            .iter()
-            .map(|(key, value)| format!("{key}={value} "))
-            .collect::<String>(),
-        log_path.display()
+        services::env_text(&args.kitchen_env),
+        kitchen.service.log_path.display()
     );
     println!("load before: {}", load_average());
 
-    let pid = kitchen.id().context("the kitchen exited at once")?;
-    let grpc = format!("127.0.0.1:{grpc_port}");
+    let pid = kitchen.service.pid;
+    let grpc = kitchen.grpc.clone();
     let usage = CpuUsage::start(pid);
     let own_usage = CpuUsage::start(std::process::id());
     let ingest = ingest::run(&IngestArgs {
@@ -228,7 +194,7 @@ async fn measure(
     let own_usage = CpuUsage::start(std::process::id());
     let fanout = fanout::run(&FanoutArgs {
         grpc,
-        http: format!("http://127.0.0.1:{http_port}"),
+        http: kitchen.http.clone(),
         subscribers: args.subscribers,
         rate: args.rate,
         duration_secs: args.duration_secs,
@@ -244,21 +210,8 @@ async fn measure(
 
     let peak_rss_mib = peak_rss_mib(pid).unwrap_or(f64::NAN);
     println!("  memory      kitchen peak RSS {peak_rss_mib:.1} MiB (VmHWM, whole run)");
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    match tokio::time::timeout(Duration::from_secs(30), kitchen.wait()).await {
-        Ok(status) => {
-            let status = status?;
-            anyhow::ensure!(status.success(), "the kitchen exited with {status}");
-        }
-        Err(_) => anyhow::bail!("the kitchen did not stop within 30 s of SIGTERM"),
-    }
-    let log_problems = std::fs::read_to_string(&log_path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|line| line.contains("WARN") || line.contains("ERROR"))
-        .count();
+    kitchen.service.stop("the kitchen").await?;
+    let log_problems = kitchen.service.log_problems();
     Ok(Measured {
         printing,
         ingest,
@@ -268,96 +221,4 @@ async fn measure(
         peak_rss_mib,
         log_problems,
     })
-}
-
-/// A process's CPU time (user and system) over a stretch of wall time.
-struct CpuUsage {
-    pid: u32,
-    cpu: Option<f64>,
-    wall: std::time::Instant,
-}
-
-impl CpuUsage {
-    fn start(pid: u32) -> Self {
-        Self {
-            pid,
-            cpu: cpu_seconds(pid),
-            wall: std::time::Instant::now(),
-        }
-    }
-
-    /// CPU time since `start` over wall time since `start`, in percent of one core; NaN when
-    /// `/proc` cannot tell.
-    fn percent(&self) -> f64 {
-        match (self.cpu, cpu_seconds(self.pid)) {
-            (Some(before), Some(after)) => {
-                100.0 * (after - before) / self.wall.elapsed().as_secs_f64()
-            }
-            _ => f64::NAN,
-        }
-    }
-}
-
-/// User plus system CPU seconds of process `pid`, from `/proc/<pid>/stat`.
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start with the state, field 3;
-    // utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    let per_second: f64 = command_output("getconf", &["CLK_TCK"]).parse().ok()?;
-    Some(ticks / per_second)
-}
-
-/// The peak resident set size of process `pid` in MiB, from `VmHWM` in `/proc/<pid>/status`.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
-
-fn command_output(program: &str, args: &[&str]) -> String {
-    std::process::Command::new(program)
-        .args(args)
-        .output()
-        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        .unwrap_or_else(|error| format!("({program}: {error})"))
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|text| {
-            text.split_whitespace()
-                .take(3)
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .unwrap_or_else(|_| "unknown".into())
-}
-
-/// `nproc`, the CPU model, memory and load, as the benchmark records them.
-fn machine_description() -> String {
-    let model = command_output("lscpu", &[])
-        .lines()
-        .find_map(|line| line.strip_prefix("Model name:").map(str::trim))
-        .unwrap_or("unknown")
-        .to_owned();
-    let memory = command_output("free", &["-h"])
-        .lines()
-        .find(|line| line.starts_with("Mem:"))
-        .map(|line| line.split_whitespace().nth(1).unwrap_or("?").to_owned())
-        .unwrap_or_else(|| "unknown".into());
-    format!(
-        "machine: {} CPUs (nproc), {model}, {memory} memory; load {}\nkernel: {}",
-        command_output("nproc", &[]),
-        load_average(),
-        command_output("uname", &["-sr"]),
-    )
 }

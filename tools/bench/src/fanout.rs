@@ -291,7 +291,8 @@ pub async fn run(args: &FanoutArgs) -> anyhow::Result<FanoutReport> {
     })
 }
 
-async fn open_stream(http: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {
+/// Opens `url` as an event stream; an error unless the answer is a successful event stream.
+pub async fn open_stream(http: &reqwest::Client, url: &str) -> anyhow::Result<reqwest::Response> {
     let response = http
         .get(url)
         .header("accept", "text/event-stream")

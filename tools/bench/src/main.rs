@@ -4,6 +4,7 @@
 //! bench ingest --grpc 127.0.0.1:50051 --orders 100000 --in-flight 64
 //! bench fanout --grpc 127.0.0.1:50051 --http http://127.0.0.1:8001 --subscribers 200 --rate 500 --duration-secs 30
 //! bench all                      # throwaway durable PostgreSQL + the kitchen's binary, both scenarios
+//! bench pipeline                 # + SecantusDB and the order service: MongoDB insert -> kitchen SSE
 //! ```
 //!
 //! Everything runs on the loopback interface and stops by itself. See `BENCHMARKS.md`.
@@ -11,7 +12,10 @@
 mod all;
 mod fanout;
 mod ingest;
+mod machine;
 mod orders;
+mod pipeline;
+mod services;
 mod sse;
 mod stats;
 
@@ -35,6 +39,10 @@ enum Command {
     Fanout(fanout::FanoutArgs),
     /// Starts a durable PostgreSQL and the kitchen, runs both scenarios, prints tables.
     All(all::AllArgs),
+    /// Starts SecantusDB, a durable PostgreSQL, the kitchen and the order management service;
+    /// measures MongoDB insert -> kitchen event stream (backlog and steady) against a bare
+    /// change-stream reader, prints tables.
+    Pipeline(pipeline::PipelineArgs),
 }
 
 /// Prints a report; a closed stdout (`bench ... | head`) is not an error worth a panic.
@@ -56,6 +64,7 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest::run(args).await.map(|report| print(&report)),
             Command::Fanout(args) => fanout::run(args).await.map(|report| print(&report)),
             Command::All(args) => all::run(args).await,
+            Command::Pipeline(args) => pipeline::run(args).await,
         }
     });
     match result {
