@@ -82,6 +82,12 @@ pub struct Config {
     #[arg(long, env = "READ_AHEAD_BYTES", default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(65_536..=1 << 31))]
     pub read_ahead_bytes: u64,
 
+    /// Project change events on the server to the fields the service reads, so that a document
+    /// near 16 MB never makes an event over MongoDB's limit. Turn off only where projecting costs
+    /// more than it saves (SecantusDB evaluates it in Python, about 50 µs per event).
+    #[arg(long, env = "STREAM_PROJECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub stream_projection: bool,
+
     /// Store the stream's position once this many orders were handled since the last save.
     #[arg(long, env = "CHECKPOINT_EVERY_ORDERS", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub checkpoint_every_orders: u64,

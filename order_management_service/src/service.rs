@@ -52,6 +52,7 @@ fn listener_options(config: &Config) -> ListenerOptions {
             every: config.checkpoint_interval(),
             quiet_every: config.quiet_checkpoint_interval(),
         },
+        project_events: config.stream_projection,
         ..ListenerOptions::default()
     }
 }

@@ -67,6 +67,8 @@ pub(crate) struct ListenerOptions {
     pub(crate) read_ahead_bytes: usize,
     /// When the position is stored.
     pub(crate) checkpoints: CheckpointPolicy,
+    /// Project events on the server to the fields extraction reads.
+    pub(crate) project_events: bool,
 }
 
 impl Default for ListenerOptions {
@@ -80,6 +82,7 @@ impl Default for ListenerOptions {
                 every: Duration::from_millis(500),
                 quiet_every: Duration::from_secs(5),
             },
+            project_events: true,
         }
     }
 }
@@ -139,7 +142,7 @@ impl OrderListener {
         Ok(self
             .orders
             .watch()
-            .pipeline(change_stream_pipeline())
+            .pipeline(change_stream_pipeline(self.options.project_events))
             .with_options(options)
             .await?
             .with_type::<RawDocumentBuf>())
@@ -270,25 +273,28 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Inserts and the events that end the stream; each event projected to what the listener reads,
-/// so that a huge document never makes an event over MongoDB's 16 MB limit.
-fn change_stream_pipeline() -> [Document; 2] {
-    let mut projection = doc! {
-        "operationType": 1,
-        "documentKey": 1,
-        "wallTime": 1,
-        "clusterTime": 1,
-        "fullDocument._id": 1,
-    };
-    for field in PROJECTED_FIELDS {
-        projection.insert(format!("fullDocument.{field}"), 1);
+/// Inserts and the events that end the stream; with `project`, each event is projected to what
+/// the listener reads, so that a huge document never makes an event over MongoDB's 16 MB limit.
+fn change_stream_pipeline(project: bool) -> Vec<Document> {
+    let mut pipeline = vec![doc! {
+        "$match": { "operationType": { "$in": ["insert", "drop", "rename", "dropDatabase", "invalidate"] } }
+    }];
+    if project {
+        // Dotted paths rather than a nested `fullDocument: {...}`, which SecantusDB reads
+        // differently from MongoDB.
+        let mut projection = doc! {
+            "operationType": 1,
+            "documentKey": 1,
+            "wallTime": 1,
+            "clusterTime": 1,
+            "fullDocument._id": 1,
+        };
+        for field in PROJECTED_FIELDS {
+            projection.insert(format!("fullDocument.{field}"), 1);
+        }
+        pipeline.push(doc! { "$project": projection });
     }
-    [
-        doc! {
-            "$match": { "operationType": { "$in": ["insert", "drop", "rename", "dropDatabase", "invalidate"] } }
-        },
-        doc! { "$project": projection },
-    ]
+    pipeline
 }
 
 impl OrderListener {
@@ -528,15 +534,20 @@ mod tests {
 
     #[test]
     fn the_stream_projects_every_field_extraction_reads() {
-        let [_, project] = change_stream_pipeline();
-        let projection = project.get_document("$project").unwrap();
+        let pipeline = change_stream_pipeline(true);
+        let projection = pipeline[1].get_document("$project").unwrap();
         for field in [
-            "fullDocument._id",
-            "fullDocument.StationOrders",
             "documentKey",
             "operationType",
+            "wallTime",
+            "clusterTime",
+            "fullDocument._id",
+            "fullDocument.OtterOrderId",
+            "fullDocument.BrandName",
+            "fullDocument.StationOrders",
         ] {
             assert_eq!(projection.get_i32(field), Ok(1), "{field}");
         }
+        assert_eq!(change_stream_pipeline(false).len(), 1, "only the $match");
     }
 }
