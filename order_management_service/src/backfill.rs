@@ -15,6 +15,7 @@ use futures::stream::FuturesUnordered;
 use mongodb::Collection;
 use mongodb::bson::oid::ObjectId;
 use mongodb::bson::{self, Bson, Document, doc};
+use mongodb::options::{ReadPreference, SelectionCriteria};
 use shared_patterns::{CancellationToken, HealthReporter};
 
 /// Which orders to re-send.
@@ -39,9 +40,11 @@ impl BackfillRange {
                     doc! { "_id": 1 },
                 )
             }
+            // Unsorted: a sort on a field without an index could exceed the server's in-memory
+            // sort limit, and the order of a backfill does not matter.
             Some(field) => (
                 doc! { field: { "$gte": bson::DateTime::from_millis(self.since.timestamp_millis()) } },
-                doc! { field: 1, "_id": 1 },
+                doc! {},
             ),
         }
     }
@@ -86,8 +89,11 @@ pub(crate) enum BackfillError {
     #[error("backfill query: {0}")]
     Query(#[from] mongodb::error::Error),
     /// A dead-letter write failed.
-    #[error(transparent)]
-    DeadLetter(#[from] crate::dead_letter::DeadLetterError),
+    #[error("backfill, order {order_id}: {source}")]
+    DeadLetter {
+        order_id: String,
+        source: crate::dead_letter::DeadLetterError,
+    },
     /// Shutting down (or the lease was lost) before it finished.
     #[error("backfill cancelled")]
     Cancelled,
@@ -103,10 +109,12 @@ pub(crate) async fn backfill(
     cancel: &CancellationToken,
 ) -> Result<BackfillReport, BackfillError> {
     let (filter, sort) = range.query();
+    // From the primary: a lagging secondary could miss orders the stream's position is past.
     let mut cursor = orders
         .find(filter)
         .sort(sort)
         .projection(range.projection())
+        .selection_criteria(SelectionCriteria::ReadPreference(ReadPreference::Primary))
         .await?;
     let mut report = BackfillReport::default();
     let mut in_flight = FuturesUnordered::new();
@@ -135,7 +143,11 @@ pub(crate) async fn backfill(
                         key,
                         document: Ok(document),
                     };
-                    in_flight.push(async move { pipeline.handle(&order, health, cancel).await });
+                    in_flight.push(async move {
+                        pipeline.handle(&order, health, cancel).await.map_err(|source| {
+                            BackfillError::DeadLetter { order_id: order.order_id.clone(), source }
+                        })
+                    });
                 }
             },
         }
@@ -180,7 +192,7 @@ mod tests {
             filter,
             doc! { "CreatedAt": { "$gte": bson::DateTime::from_millis(1_739_444_187_756) } }
         );
-        assert_eq!(sort, doc! { "CreatedAt": 1, "_id": 1 });
+        assert_eq!(sort, doc! {});
         assert_eq!(range.projection().get_i32("CreatedAt"), Ok(1));
         let document =
             doc! { "_id": "x", "CreatedAt": bson::DateTime::from_millis(1_739_444_188_000) };

@@ -42,6 +42,31 @@ pub(crate) struct Checkpoint {
     pub token: ResumeToken,
     /// When it was stored.
     pub saved_at: DateTime<Utc>,
+    /// The fencing token of the lease it was written under (absent before leases existed).
+    pub lease_token: Option<i64>,
+    /// When the newest order it covers was inserted (the server's time), if it covers one.
+    pub covered_through: Option<DateTime<Utc>>,
+}
+
+/// What a save stores besides the token.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SaveContext<'a> {
+    /// The order whose event the token follows, if any; kept for operators.
+    pub last_order_id: Option<&'a str>,
+    /// When the newest order the token covers was inserted.
+    pub covered_through: Option<DateTime<Utc>>,
+    /// Now.
+    pub now: DateTime<Utc>,
+    /// The fencing token of the lease the save is made under.
+    pub lease_token: i64,
+}
+
+fn bson_time(time: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(time.timestamp_millis())
+}
+
+fn chrono_time(time: &bson::DateTime) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(time.timestamp_millis()).single()
 }
 
 /// Reads and writes one consumer's checkpoint. Writes use majority write concern, so a stored
@@ -101,21 +126,33 @@ impl CheckpointStore {
         let saved_at = stored
             .get_datetime("saved_at")
             .ok()
-            .and_then(|time| Utc.timestamp_millis_opt(time.timestamp_millis()).single())
+            .and_then(chrono_time)
             .ok_or_else(|| malformed("no saved_at".into()))?;
-        Ok(Some(Checkpoint { token, saved_at }))
+        Ok(Some(Checkpoint {
+            token,
+            saved_at,
+            lease_token: stored.get_i64("lease_token").ok(),
+            covered_through: stored
+                .get_datetime("covered_through")
+                .ok()
+                .and_then(chrono_time),
+        }))
     }
 
     /// Stores `token` as the consumer's position, under the lease whose fencing token is
-    /// `lease_token`: refused ([`CheckpointError::Fenced`]) once a newer lease has written.
-    /// `last_order_id` (the order whose event the token follows, if any) is kept for operators.
+    /// `context.lease_token`: refused ([`CheckpointError::Fenced`]) once a newer lease has
+    /// written.
     pub(crate) async fn save(
         &self,
         token: &ResumeToken,
-        last_order_id: Option<&str>,
-        now: DateTime<Utc>,
-        lease_token: i64,
+        context: SaveContext<'_>,
     ) -> Result<(), CheckpointError> {
+        let SaveContext {
+            last_order_id,
+            covered_through,
+            now,
+            lease_token,
+        } = context;
         let token = bson::to_bson(token).map_err(|error| CheckpointError::Malformed {
             consumer: self.consumer.clone(),
             reason: error.to_string(),
@@ -123,11 +160,14 @@ impl CheckpointStore {
         let mut document = doc! {
             "_id": &self.consumer,
             "resume_token": token,
-            "saved_at": bson::DateTime::from_millis(now.timestamp_millis()),
+            "saved_at": bson_time(now),
             "lease_token": lease_token,
         };
         if let Some(order_id) = last_order_id {
             document.insert("last_order_id", order_id);
+        }
+        if let Some(covered_through) = covered_through {
+            document.insert("covered_through", bson_time(covered_through));
         }
         let not_newer = doc! {
             "_id": &self.consumer,
@@ -183,29 +223,44 @@ mod tests {
         let (_server, store) = store().await;
         assert_eq!(store.load().await.unwrap(), None);
         let now = Utc.timestamp_millis_opt(1_739_444_187_756).unwrap();
-        store
-            .save(&token(1), Some("order-1"), now, 1)
-            .await
-            .unwrap();
+        let inserted = now - chrono::TimeDelta::seconds(3);
+        let context = SaveContext {
+            last_order_id: Some("order-1"),
+            covered_through: Some(inserted),
+            now,
+            lease_token: 7,
+        };
+        store.save(&token(1), context).await.unwrap();
         let loaded = store.load().await.unwrap().expect("a checkpoint");
-        assert_eq!((loaded.token, loaded.saved_at), (token(1), now));
+        let expected = Checkpoint {
+            token: token(1),
+            saved_at: now,
+            lease_token: Some(7),
+            covered_through: Some(inserted),
+        };
+        assert_eq!(loaded, expected);
     }
 
     #[tokio::test]
     async fn a_write_under_an_older_lease_is_refused_and_changes_nothing() {
         let (_server, store) = store().await;
-        let now = Utc::now();
-        store.save(&token(1), None, now, 1).await.unwrap();
-        store.save(&token(2), None, now, 2).await.unwrap();
-        let fenced = store.save(&token(3), None, now, 1).await.unwrap_err();
+        let under = |lease_token: i64| SaveContext {
+            last_order_id: None,
+            covered_through: None,
+            now: Utc::now(),
+            lease_token,
+        };
+        store.save(&token(1), under(1)).await.unwrap();
+        store.save(&token(2), under(2)).await.unwrap();
+        let fenced = store.save(&token(3), under(1)).await.unwrap_err();
         assert!(
             matches!(fenced, CheckpointError::Fenced { token: 1, .. }),
             "{fenced}"
         );
         assert_eq!(store.load().await.unwrap().unwrap().token, token(2));
         // The current holder, and a newer one, write on.
-        store.save(&token(4), None, now, 2).await.unwrap();
-        store.save(&token(5), None, now, 3).await.unwrap();
+        store.save(&token(4), under(2)).await.unwrap();
+        store.save(&token(5), under(3)).await.unwrap();
         assert_eq!(store.load().await.unwrap().unwrap().token, token(5));
     }
 }

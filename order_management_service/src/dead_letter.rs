@@ -1,5 +1,6 @@
 //! The dead-letter collection: documents that cannot become valid orders, with the reason.
 
+use crate::extract::{MAX_SHOWN, shortened};
 use crate::mongo_writes::{majority_within, within};
 use chrono::{DateTime, Utc};
 use mongodb::Collection;
@@ -67,9 +68,11 @@ impl DeadLetterStore {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), DeadLetterError> {
+        // The id is shortened: an `_id` that makes too long an order id is one reason for the
+        // entry, and must not make the entry itself too large.
         let entry = doc! {
             "_id": id.clone(),
-            "order_id": order_id,
+            "order_id": shortened(order_id, MAX_SHOWN),
             "reason": reason,
             "rejected_by": rejected_by.as_str(),
             "dead_lettered_at": bson::DateTime::from_millis(now.timestamp_millis()),

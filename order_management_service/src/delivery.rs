@@ -55,6 +55,7 @@ impl Deliverer {
     ) -> Delivery {
         let order_id = order.order_id.as_str();
         let mut backoff = delivery_backoff();
+        let mut retrying: Option<Retrying<'_>> = None;
         loop {
             let outcome = tokio::select! {
                 () = cancel.cancelled() => return Delivery::Cancelled,
@@ -67,6 +68,7 @@ impl Deliverer {
                 Err(error @ SendError::Transient { .. }) => error.to_string(),
                 Err(error @ SendError::Failed { .. }) => error.to_string(),
             };
+            retrying.get_or_insert_with(|| Retrying::start(metrics));
             let delay = backoff.next_delay();
             observe::DeliveryRetry {
                 order_id,
@@ -80,6 +82,23 @@ impl Deliverer {
                 () = tokio::time::sleep(delay) => {}
             }
         }
+    }
+}
+
+/// Marks a delivery as retrying for as long as it lives, so that health can tell whether any
+/// order is stuck (however the delivery ends, or if it is dropped).
+struct Retrying<'a>(&'a Metrics);
+
+impl<'a> Retrying<'a> {
+    fn start(metrics: &'a Metrics) -> Self {
+        metrics.delivery_retrying();
+        Self(metrics)
+    }
+}
+
+impl Drop for Retrying<'_> {
+    fn drop(&mut self) {
+        self.0.delivery_retry_ended();
     }
 }
 

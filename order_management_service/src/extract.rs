@@ -7,7 +7,7 @@
 //! ([`order_service_proto::limits`]) is checked here, so a document the kitchen would refuse is
 //! dead-lettered at the source with the field named, and never sent. `OtterOrderId` and
 //! `BrandName` are informative: when missing they are sent empty (the kitchen still has to cook
-//! the order), and a number is sent as its decimal form.
+//! the order), and an int32 or int64 is sent as its decimal form (other types as empty).
 
 use chrono::{DateTime, TimeZone, Utc};
 use mongodb::bson::{self, Bson, Document, Timestamp};
@@ -61,7 +61,8 @@ pub(crate) enum InvalidOrder {
     QuantityNotANumber {
         station: usize,
         item: usize,
-        /// The value found, as extended JSON (`missing` when absent).
+        /// The value found, as extended JSON (`missing` when absent), shortened to
+        /// [`MAX_SHOWN`] bytes.
         value: String,
     },
     /// An item's `Quantity` is below 1 or above the kitchen's limit.
@@ -80,6 +81,22 @@ pub(crate) enum InvalidOrder {
         field: String,
         problem: TextProblem,
     },
+}
+
+/// The most bytes of a found value a reason shows: a dead-letter entry must stay far below
+/// MongoDB's 16 MB document limit whatever the document held.
+pub(crate) const MAX_SHOWN: usize = 128;
+
+/// `text` cut to at most `max` bytes (at a character boundary), with how long it was when cut.
+pub(crate) fn shortened(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &text[..end], text.len())
 }
 
 /// The order id of a document's `_id`, one per distinct `_id` (no two `_id`s a collection can
@@ -266,7 +283,7 @@ fn quantity(value: Option<&Bson>, station: usize, item: usize) -> Result<i32, In
         item,
         value: value.map_or_else(
             || "missing".to_owned(),
-            |value| value.clone().into_relaxed_extjson().to_string(),
+            |value| shortened(&value.clone().into_relaxed_extjson().to_string(), MAX_SHOWN),
         ),
     };
     let whole = match value {
@@ -490,6 +507,17 @@ mod tests {
             extract_order(&document, at()).unwrap_err().to_string(),
             "StationOrders[1].OrderItems[1].Name must not contain control characters (found U+0000 at byte 6)"
         );
+    }
+
+    #[test]
+    fn a_huge_bad_value_is_shortened_in_the_reason() {
+        let reason = extract_order(&with_quantity("9".repeat(3_000_000)), at())
+            .unwrap_err()
+            .to_string();
+        assert!(reason.len() < 400, "{} bytes", reason.len());
+        assert!(reason.ends_with("… (3000002 bytes)"), "{reason}");
+        assert_eq!(shortened("été", 2), "é… (5 bytes)");
+        assert_eq!(shortened("short", 128), "short");
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The HTTP server: `GET /ping`, `GET /health` (the listener's state and progress; 503 unless it
-//! is watching) and `GET /metrics` (Prometheus text).
+//! The HTTP server: `GET /ping`, `GET /health` (the listener's role, state and progress; 503
+//! unless it is watching or standing by) and `GET /metrics` (Prometheus text).
 
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::status::{ListenerProgress, Role};

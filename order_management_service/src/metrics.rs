@@ -13,6 +13,7 @@ pub struct Metrics {
     stream_errors: AtomicU64,
     unrecoverable_errors: AtomicU64,
     checkpoints_saved: AtomicU64,
+    retrying_deliveries: AtomicU64,
 }
 
 /// A copy of the counters at one moment.
@@ -58,6 +59,18 @@ impl Metrics {
     /// Counts one failure that stopped the listener.
     pub fn unrecoverable_error(&self) {
         self.unrecoverable_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    /// One more delivery is failing and being retried.
+    pub fn delivery_retrying(&self) {
+        self.retrying_deliveries.fetch_add(1, Ordering::Relaxed);
+    }
+    /// A delivery that was being retried ended (acknowledged, rejected or abandoned).
+    pub fn delivery_retry_ended(&self) {
+        self.retrying_deliveries.fetch_sub(1, Ordering::Relaxed);
+    }
+    /// How many deliveries are failing and being retried now.
+    pub fn retrying_deliveries(&self) -> u64 {
+        self.retrying_deliveries.load(Ordering::Relaxed)
     }
     /// Counts one stored checkpoint.
     pub fn checkpoint_saved(&self) {

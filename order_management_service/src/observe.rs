@@ -3,6 +3,7 @@
 
 use crate::backfill::{BackfillRange, BackfillReport};
 use crate::dead_letter::{DeadLetterError, RejectedBy};
+use crate::extract::{MAX_SHOWN, shortened};
 use crate::lease::LeaseError;
 use crate::listener::ListenerError;
 use crate::metrics::Metrics;
@@ -34,7 +35,10 @@ pub(crate) struct OrderSent<'a> {
 impl OrderSent<'_> {
     pub(crate) fn emit(self, metrics: &Metrics, health: &HealthReporter) {
         metrics.order_sent();
-        health.healthy();
+        // Healthy again only once no other order is still failing.
+        if metrics.retrying_deliveries() == 0 {
+            health.healthy();
+        }
         tracing::info!(
             order_id = %self.order_id,
             items = self.items,
@@ -76,7 +80,7 @@ pub(crate) struct DeliveryAbandoned<'a> {
 
 impl DeliveryAbandoned<'_> {
     pub(crate) fn emit(self) {
-        tracing::info!(order_id = %self.order_id, "shutting down before the kitchen acknowledged the order; it will be sent again on restart");
+        tracing::info!(order_id = %self.order_id, "stopping (shutdown or a lost lease) before the kitchen acknowledged the order; it will be sent again by whoever watches next");
     }
 }
 
@@ -91,7 +95,7 @@ impl OrderDeadLettered<'_> {
     pub(crate) fn emit(self, metrics: &Metrics) {
         metrics.order_dead_lettered();
         tracing::error!(
-            order_id = %self.order_id,
+            order_id = %shortened(self.order_id, MAX_SHOWN),
             rejected_by = self.rejected_by.as_str(),
             reason = %self.reason,
             "order is invalid; written to the dead-letter collection"
@@ -256,5 +260,21 @@ impl BackfillDone<'_> {
             dead_lettered = self.report.dead_lettered,
             "backfill done; following the change stream"
         );
+    }
+}
+
+/// The active instance could not renew its lease; it retries until the lease may expire.
+pub(crate) struct LeaseRenewalFailed<'a> {
+    pub(crate) holder: &'a str,
+    pub(crate) error: &'a LeaseError,
+}
+
+impl LeaseRenewalFailed<'_> {
+    pub(crate) fn emit(self, health: &HealthReporter) {
+        tracing::warn!(holder = %self.holder, error = %self.error, "lease renewal failed; retrying");
+        health.set(ServiceState::Retrying {
+            reason: format!("renewing the lease: {}", self.error),
+            attempt: 1,
+        });
     }
 }

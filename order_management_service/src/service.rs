@@ -19,6 +19,11 @@ use shared_patterns::{CancellationToken, spawn_background_service};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long the listener may take to stop (its last save, the lease's release): within the
+/// usual 10 s grace period of process supervisors.
+const SHUTDOWN_BUDGET: Duration = Duration::from_secs(6);
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -107,9 +112,7 @@ pub async fn run(
         }),
         options: listener_options(&config),
     };
-    let cancel = CancellationToken::new();
-    let handle = spawn_background_service(listener, cancel.child_token());
-
+    // Bind first: a port that is taken ends the process before it takes the lease.
     let http = tokio::net::TcpListener::bind(config.http_addr)
         .await
         .map_err(|source| ServiceError::Bind {
@@ -117,6 +120,8 @@ pub async fn run(
             source,
         })?;
     tracing::info!(address = %config.http_addr, "HTTP server listening");
+    let cancel = CancellationToken::new();
+    let handle = spawn_background_service(listener, cancel.child_token());
     let state = AppState {
         health: handle.health(),
         progress,
@@ -129,7 +134,20 @@ pub async fn run(
 
     handle.cancel();
     // The listener's own failure was already logged and reported; shutting down is not an error.
-    let _ = handle.join().await;
-    client.shutdown().await;
+    // It saves its position and releases the lease within the budget, or is dropped.
+    if tokio::time::timeout(SHUTDOWN_BUDGET, handle.join())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            budget_ms = SHUTDOWN_BUDGET.as_millis() as u64,
+            "the listener did not stop in time; exiting without its last save"
+        );
+    } else if tokio::time::timeout(SHUTDOWN_BUDGET, client.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("MongoDB connections did not close in time");
+    }
     served
 }

@@ -13,6 +13,8 @@ pub(crate) enum Role {
     Active,
     /// Another instance holds the lease.
     Standby,
+    /// The listener stopped for good (operator action needed); the lease is released.
+    Stopped,
 }
 
 impl Role {
@@ -21,6 +23,7 @@ impl Role {
             Self::Starting => "starting",
             Self::Active => "active",
             Self::Standby => "standby",
+            Self::Stopped => "stopped",
         }
     }
 }

@@ -8,6 +8,8 @@ use mongodb::error::ErrorKind;
 
 /// `ChangeStreamHistoryLost`: the resume point is no longer in the oplog.
 const HISTORY_LOST: i32 = 286;
+/// `CappedPositionLost`: the oplog moved past the cursor's position while it was open.
+const CAPPED_POSITION_LOST: i32 = 136;
 /// `InvalidResumeToken`.
 const INVALID_RESUME_TOKEN: i32 = 260;
 /// `ChangeStreamFatalError`.
@@ -18,15 +20,17 @@ const CHANGE_STREAM_FATAL: i32 = 280;
 pub enum ListenerError {
     /// The stored position fell out of the oplog (`ChangeStreamHistoryLost`, code 286).
     #[error(
-        "change stream history lost (code 286): the checkpoint{} is older than the oplog; orders inserted since may be missing: re-send them with `order_management_service backfill --since {}` (see the README's operator recovery) ({message})",
-        checkpoint_saved_at.map(|at| format!(" (saved at {})", at.to_rfc3339_opts(SecondsFormat::Secs, true))).unwrap_or_default(),
-        checkpoint_saved_at.map_or_else(|| "<time>".to_owned(), |at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
+        "change stream history lost (code {code}): the checkpoint is older than the oplog; orders inserted since may be missing: re-send them with `order_management_service backfill --since {}` (see the README's operator recovery) ({message})",
+        backfill_from.map_or_else(|| "<time>".to_owned(), |at| at.to_rfc3339_opts(SecondsFormat::Secs, true))
     )]
     HistoryLost {
+        /// The server's code: 286 (`ChangeStreamHistoryLost`) or 136 (`CappedPositionLost`).
+        code: i32,
         /// The server's message.
         message: String,
-        /// When the lost position was stored, if known: where a backfill should start.
-        checkpoint_saved_at: Option<DateTime<Utc>>,
+        /// Where a backfill should start, if known: a margin before the newest order the lost
+        /// position covers.
+        backfill_from: Option<DateTime<Utc>>,
     },
     /// The server refused the stream for good (invalid resume token, fatal change-stream error).
     #[error("change stream cannot be resumed (code {code}): {message}")]
@@ -74,10 +78,11 @@ impl From<mongodb::error::Error> for Interruption {
     fn from(error: mongodb::error::Error) -> Self {
         if let ErrorKind::Command(command) = error.kind.as_ref() {
             match command.code {
-                HISTORY_LOST => {
+                HISTORY_LOST | CAPPED_POSITION_LOST => {
                     return Self::Fatal(ListenerError::HistoryLost {
+                        code: command.code,
                         message: command.message.clone(),
-                        checkpoint_saved_at: None,
+                        backfill_from: None,
                     });
                 }
                 INVALID_RESUME_TOKEN | CHANGE_STREAM_FATAL => {
@@ -133,11 +138,16 @@ mod tests {
         };
         assert!(matches!(
             Interruption::from(command_error(286)),
-            Interruption::Fatal(ListenerError::HistoryLost { .. })
+            Interruption::Fatal(ListenerError::HistoryLost { code: 286, .. })
+        ));
+        assert!(matches!(
+            Interruption::from(command_error(136)),
+            Interruption::Fatal(ListenerError::HistoryLost { code: 136, .. })
         ));
         let lost = ListenerError::HistoryLost {
+            code: 286,
             message: "boom".into(),
-            checkpoint_saved_at: DateTime::from_timestamp(1_739_444_187, 0),
+            backfill_from: DateTime::from_timestamp(1_739_444_187, 0),
         };
         assert!(
             lost.to_string()

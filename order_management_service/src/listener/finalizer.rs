@@ -52,6 +52,11 @@ impl<T> InOrderFinalizer<T> {
         released
     }
 
+    /// How many events are tracked and not yet released.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
+    }
+
     /// The oldest event not yet released.
     pub(crate) fn oldest(&self) -> Option<&T> {
         self.slots.front().map(|(value, _)| value)

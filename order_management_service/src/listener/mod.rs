@@ -40,15 +40,21 @@ use mongodb::bson::{Document, RawDocumentBuf, Timestamp, doc};
 use mongodb::change_stream::ChangeStream;
 use mongodb::options::ChangeStreamOptions;
 use position::{Finalized, Position, PositionKeeper};
-use reader::{ReadAhead, Reader, StreamItem};
-use shared_patterns::{
-    BackgroundService, Backoff, CancellationToken, HealthReporter, ServiceState,
-};
+use reader::{AbortOnDrop, ReadAhead, Reader, StreamItem};
+use shared_patterns::{BackgroundService, Backoff, CancellationToken, HealthReporter};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// The longest each step of stopping may take (the last save, releasing the lease), so that the
+/// whole stays within the service's shutdown budget.
+const SHUTDOWN_STEP: Duration = Duration::from_secs(2);
+
+/// Events read and not yet finalized, at most, per order in flight: behind one order that keeps
+/// failing, the others go on, up to this many; then reading waits for it.
+const MAX_PENDING_PER_IN_FLIGHT: usize = 16;
 
 /// The retry schedule for the change stream: 1 s doubling to at most 60 s, with jitter; reset
 /// once the stream is healthy again.
@@ -69,6 +75,8 @@ pub(crate) struct ListenerOptions {
     pub(crate) checkpoints: CheckpointPolicy,
     /// Project events on the server to the fields extraction reads.
     pub(crate) project_events: bool,
+    /// The longest wait for MongoDB when opening the stream or asking its time.
+    pub(crate) mongo_timeout: Duration,
 }
 
 impl Default for ListenerOptions {
@@ -83,6 +91,7 @@ impl Default for ListenerOptions {
                 quiet_every: Duration::from_secs(5),
             },
             project_events: true,
+            mongo_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -114,17 +123,30 @@ impl OrderListener {
 
     /// The server's current operation time, from a `ping`'s reply (replica sets give it).
     async fn server_time(&self) -> Option<Timestamp> {
-        let reply = self
-            .orders
-            .client()
-            .database(&self.orders.namespace().db)
-            .run_command(doc! { "ping": 1 })
+        let database = self.orders.client().database(&self.orders.namespace().db);
+        let ping = database.run_command(doc! { "ping": 1 });
+        let reply = tokio::time::timeout(self.options.mongo_timeout, ping)
             .await
+            .ok()?
             .ok()?;
         reply.get_timestamp("operationTime").ok()
     }
 
+    /// Opens the stream at `position`, waiting at most the MongoDB time limit.
     async fn open(
+        &self,
+        position: &Position,
+    ) -> Result<ChangeStream<RawDocumentBuf>, Interruption> {
+        let limit = self.options.mongo_timeout;
+        tokio::time::timeout(limit, self.open_stream(position))
+            .await
+            .map_err(|_| {
+                Interruption::Retry(format!("the change stream did not open within {limit:?}"))
+            })?
+            .map_err(Interruption::from)
+    }
+
+    async fn open_stream(
         &self,
         position: &Position,
     ) -> Result<ChangeStream<RawDocumentBuf>, mongodb::error::Error> {
@@ -165,7 +187,7 @@ impl OrderListener {
         };
         let stream = match self.open(&position).await {
             Ok(stream) => stream,
-            Err(error) => return error.into(),
+            Err(interruption) => return interruption,
         };
         if let Err(error) = keeper.opened(stream.resume_token()).await {
             return error.into();
@@ -182,7 +204,7 @@ impl OrderListener {
         let mut ended: Option<Interruption> = None;
         loop {
             if let Some(interruption) = ended.take_if(|_| in_flight.is_empty()) {
-                let _ = keeper.save().await;
+                let _ = keeper.save_within(SHUTDOWN_STEP).await;
                 return interruption;
             }
             let save_due = keeper.save_due_at();
@@ -190,7 +212,7 @@ impl OrderListener {
                 biased;
                 () = cancel.cancelled() => {
                     // Keep what is finalized; the orders in flight are sent again on restart.
-                    let _ = keeper.save().await;
+                    let _ = keeper.save_within(SHUTDOWN_STEP).await;
                     return Interruption::Cancelled;
                 }
                 Some((sequence, handled)) = in_flight.next() => {
@@ -210,7 +232,9 @@ impl OrderListener {
                         }
                     }
                 }
-                item = items.recv(), if ended.is_none() && in_flight.len() < self.options.max_in_flight => {
+                item = items.recv(), if ended.is_none()
+                    && in_flight.len() < self.options.max_in_flight
+                    && finalizer.len() < self.options.max_in_flight * MAX_PENDING_PER_IN_FLIGHT => {
                     self.mark_healthy(health, backoff);
                     match item {
                         Some(StreamItem::Insert { token, order, budget }) => {
@@ -227,7 +251,10 @@ impl OrderListener {
                             in_flight.push(Box::pin(async move {
                                 let handled = pipeline.handle(&order, &health, &cancel).await;
                                 drop(budget);
-                                (sequence, handled.map_err(Interruption::from))
+                                let handled = handled.map_err(|error| {
+                                    Interruption::Retry(format!("order {}: {error}", order.order_id))
+                                });
+                                (sequence, handled)
                             }));
                         }
                         Some(StreamItem::Moved(token)) => {
@@ -249,8 +276,8 @@ impl OrderListener {
         }
     }
 
-    /// The stream delivers again: healthy after stream failures or at start. (A delivery that
-    /// retries keeps its own `retrying` state until an order is acknowledged.)
+    /// The stream delivers again: healthy, unless an order is still failing to be delivered
+    /// (that keeps its `retrying` state until no order is).
     fn mark_healthy(&self, health: &HealthReporter, backoff: &mut Backoff) {
         if backoff.failures() > 0 {
             observe::StreamRecovered {
@@ -258,8 +285,8 @@ impl OrderListener {
             }
             .emit();
             backoff.reset();
-            health.healthy();
-        } else if matches!(health.current(), ServiceState::Starting) {
+        }
+        if !health.current().is_healthy() && self.metrics.retrying_deliveries() == 0 {
             health.healthy();
         }
     }
@@ -320,7 +347,10 @@ impl OrderListener {
                     self.lease.timing().standby_poll()
                 }
                 Err(error) => {
-                    let retry_in = backoff.next_delay();
+                    // Soon enough to take over within about the lease's time to live once
+                    // MongoDB answers again.
+                    let retry_in = backoff.next_delay().min(self.lease.timing().renew_every());
+                    standing_by = false;
                     observe::LeaseUnavailable {
                         consumer: self.checkpoints.consumer(),
                         attempt: backoff.failures(),
@@ -338,24 +368,37 @@ impl OrderListener {
         }
     }
 
-    /// Renews `lease` until `active` is cancelled; cancels `active` when the lease is lost.
-    async fn keep_lease(lease_store: LeaseStore, mut lease: Lease, active: CancellationToken) {
+    /// Renews `lease` until `active` is cancelled; cancels `active` when the lease is lost, or
+    /// when it may have expired before a renewal got through (a renewal never waits past that).
+    async fn keep_lease(
+        lease_store: LeaseStore,
+        mut lease: Lease,
+        active: CancellationToken,
+        health: HealthReporter,
+    ) {
         let timing = lease_store.timing();
         loop {
             tokio::select! {
                 () = active.cancelled() => return,
                 () = tokio::time::sleep(timing.renew_every()) => {}
             }
-            let lost = match lease_store.renew(&mut lease).await {
-                Ok(true) => continue,
-                Ok(false) => "another instance took the lease".to_owned(),
-                Err(error) => {
-                    if !timing.must_step_down(lease.valid_until, tokio::time::Instant::now()) {
-                        tracing::warn!(%error, holder = lease_store.holder(), "lease renewal failed; retrying");
+            let valid_until = lease.valid_until;
+            let renewal = tokio::time::timeout_at(valid_until, lease_store.renew(&mut lease));
+            let lost = match renewal.await {
+                Ok(Ok(true)) => continue,
+                Ok(Ok(false)) => "another instance took the lease".to_owned(),
+                Ok(Err(error)) => {
+                    if !timing.must_step_down(valid_until, tokio::time::Instant::now()) {
+                        observe::LeaseRenewalFailed {
+                            holder: lease_store.holder(),
+                            error: &error,
+                        }
+                        .emit(&health);
                         continue;
                     }
                     format!("the lease could not be renewed before it expires: {error}")
                 }
+                Err(_) => "no renewal got through before the lease expires".to_owned(),
             };
             observe::LeaseLost {
                 holder: lease_store.holder(),
@@ -379,8 +422,16 @@ impl OrderListener {
     ) -> Result<(), Interruption> {
         let position = keeper.start_now(self.server_time().await);
         let stream = self.open(&position).await?;
-        keeper.hold(stream.resume_token());
+        let token = stream.resume_token();
         drop(stream);
+        if token.is_none() && position == Position::Now {
+            // Without a time or a token, "now" would be taken again after the backfill.
+            return Err(Interruption::Retry(
+                "backfill: the server gave neither its time nor a resume token to continue from"
+                    .into(),
+            ));
+        }
+        keeper.hold(token);
         observe::BackfillStarted { range }.emit();
         let report = backfill(
             &self.orders,
@@ -425,12 +476,8 @@ impl OrderListener {
                     return Ok(());
                 }
                 Interruption::Fatal(mut error) => {
-                    if let ListenerError::HistoryLost {
-                        checkpoint_saved_at,
-                        ..
-                    } = &mut error
-                    {
-                        *checkpoint_saved_at = keeper.saved_at();
+                    if let ListenerError::HistoryLost { backfill_from, .. } = &mut error {
+                        *backfill_from = keeper.backfill_from();
                     }
                     observe::ListenerStopped {
                         namespace: &self.namespace(),
@@ -490,20 +537,35 @@ impl BackgroundService for OrderListener {
             .emit(&self.progress);
             keeper.activate(lease.token);
             let active = cancel.child_token();
-            let renewal = tokio::spawn(Self::keep_lease(self.lease.clone(), lease, active.clone()));
+            let renewal = AbortOnDrop(tokio::spawn(Self::keep_lease(
+                self.lease.clone(),
+                lease,
+                active.clone(),
+                health.clone(),
+            )));
             let outcome = self
                 .while_active(&mut keeper, &mut pending_backfill, &health, &active)
                 .await;
             active.cancel();
-            let _ = renewal.await;
+            renewal.stop().await;
             if cancel.is_cancelled() || outcome.is_err() {
                 // Hand over at once instead of after the lease's time to live.
-                if let Err(error) = self.lease.release(&lease).await {
-                    tracing::warn!(%error, holder = self.lease.holder(), "could not release the lease; it expires by itself");
+                match tokio::time::timeout(SHUTDOWN_STEP, self.lease.release(&lease)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, holder = self.lease.holder(), "could not release the lease; it expires by itself")
+                    }
+                    Err(_) => tracing::warn!(
+                        holder = self.lease.holder(),
+                        "releasing the lease took too long; it expires by itself"
+                    ),
                 }
             }
             if cancel.is_cancelled() {
                 return Ok(());
+            }
+            if outcome.is_err() {
+                self.progress.set_role(Role::Stopped);
             }
             outcome?;
             self.progress.set_role(Role::Standby);

@@ -5,10 +5,10 @@
 //! position in memory is always set before a save is attempted, so a failing save never moves
 //! the stream past orders it has not handled.
 
-use crate::checkpoint::{CheckpointError, CheckpointStore};
+use crate::checkpoint::{CheckpointError, CheckpointStore, SaveContext};
 use crate::metrics::Metrics;
 use crate::status::ListenerProgress;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use mongodb::bson::Timestamp;
 use mongodb::change_stream::event::ResumeToken;
 use std::sync::Arc;
@@ -82,9 +82,20 @@ pub(crate) struct PositionKeeper {
     last_save: Instant,
     /// The fencing token of the lease the position is written under.
     lease_token: i64,
+    /// The lease under which `current` was last moved, before the latest activation.
+    position_lease: i64,
+    /// Whether the stored checkpoint must be compared with `current` at the next opening (after
+    /// an activation: another instance may have moved it meanwhile).
+    reconcile: bool,
+    /// When the newest finalized order was inserted; the stored checkpoint's, once loaded.
+    covered_through: Option<DateTime<Utc>>,
     /// When the checkpoint was last stored (or loaded), if it was.
     saved_at: Option<DateTime<Utc>>,
 }
+
+/// How far before the newest covered order a backfill should start: ObjectId times come from
+/// the inserting clients' clocks, and re-sending what the kitchen has is harmless.
+const BACKFILL_MARGIN: TimeDelta = TimeDelta::minutes(5);
 
 impl PositionKeeper {
     pub(crate) fn new(
@@ -106,23 +117,28 @@ impl PositionKeeper {
             last_order_id: None,
             last_save: Instant::now(),
             lease_token: 0,
+            position_lease: 0,
+            reconcile: true,
+            covered_through: None,
             saved_at: None,
         }
     }
 
-    /// When the checkpoint was last stored (or, for a loaded one, stored by whoever wrote it).
-    pub(crate) fn saved_at(&self) -> Option<DateTime<Utc>> {
-        self.saved_at
+    /// Where a backfill should start to re-send every order the position may not cover: a
+    /// margin before the newest order it covers (or before it was saved).
+    pub(crate) fn backfill_from(&self) -> Option<DateTime<Utc>> {
+        self.covered_through
+            .or(self.saved_at)
+            .map(|time| time - BACKFILL_MARGIN)
     }
 
-    /// This instance became active under the lease `lease_token`: the position is read again
-    /// from the checkpoint (another instance may have moved it), and written under that lease.
+    /// This instance became active under the lease `lease_token`. The position in memory is
+    /// kept (it may hold progress never stored), unless the stored checkpoint turns out, at the
+    /// next opening, to be written under a lease newer than the one it was moved under.
     pub(crate) fn activate(&mut self, lease_token: i64) {
+        self.position_lease = self.lease_token;
         self.lease_token = lease_token;
-        self.current = None;
-        self.saved = None;
-        self.unsaved_orders = 0;
-        self.last_order_id = None;
+        self.reconcile = true;
         self.last_save = Instant::now();
     }
 
@@ -130,39 +146,48 @@ impl PositionKeeper {
         self.store.consumer()
     }
 
-    /// Where to open the stream: the position in memory, else (first opening) `--start-at` or
-    /// the stored checkpoint. `None` on a first start without either: then [`Self::start_now`].
+    /// Where to open the stream: the position in memory, or (first opening, or after an
+    /// activation) `--start-at` or the stored checkpoint, whichever is the latest word. `None` on
+    /// a first start without either: then [`Self::start_now`].
     pub(crate) async fn opening_position(&mut self) -> Result<Option<Position>, CheckpointError> {
-        if let Some(current) = &self.current {
-            return Ok(Some(current.clone()));
+        if !self.reconcile {
+            return Ok(self.current.clone());
         }
         // A start time applies once: not again when the lease is lost and taken back.
-        let initial = if let Some(start_at) = self.start_at.take() {
+        if let Some(start_at) = self.start_at.take() {
             tracing::warn!(%start_at, consumer = self.consumer(), "--start-at given: ignoring the stored checkpoint");
             let seconds = u32::try_from(start_at.timestamp().max(0)).unwrap_or(u32::MAX);
-            Position::At(Timestamp {
+            self.reconcile = false;
+            self.current = Some(Position::At(Timestamp {
                 time: seconds,
                 increment: 0,
-            })
-        } else if let Some(checkpoint) = self.store.load().await? {
-            tracing::info!(saved_at = %checkpoint.saved_at, consumer = self.consumer(), "resuming after the stored checkpoint");
-            self.progress.checkpoint_saved(checkpoint.saved_at);
-            self.saved_at = Some(checkpoint.saved_at);
+            }));
+            return Ok(self.current.clone());
+        }
+        let stored = self.store.load().await?;
+        self.reconcile = false;
+        if let Some(checkpoint) = stored {
+            let newer = checkpoint.lease_token.unwrap_or(0) > self.position_lease;
             self.saved = Some(checkpoint.token.clone());
-            Position::After(checkpoint.token)
-        } else {
-            return Ok(None);
-        };
-        Ok(Some(self.current.insert(initial).clone()))
+            if self.current.is_none() || newer {
+                tracing::info!(saved_at = %checkpoint.saved_at, consumer = self.consumer(), "resuming after the stored checkpoint");
+                self.progress.checkpoint_saved(checkpoint.saved_at);
+                self.saved_at = Some(checkpoint.saved_at);
+                self.covered_through = checkpoint.covered_through;
+                self.unsaved_orders = 0;
+                self.current = Some(Position::After(checkpoint.token));
+            }
+        }
+        Ok(self.current.clone())
     }
 
-    /// A first start without a checkpoint: from `server_time` (the server's current operation
-    /// time) when known, else from whenever the stream opens.
+    /// Starts from now, whatever is stored (a first start, or a backfill): from `server_time`
+    /// (the server's current operation time) when known, else from whenever the stream opens.
     pub(crate) fn start_now(&mut self, server_time: Option<Timestamp>) -> Position {
         tracing::info!(
             consumer = self.consumer(),
             ?server_time,
-            "no checkpoint stored: starting from now"
+            "starting from the stream's current position"
         );
         self.current
             .insert(server_time.map_or(Position::Now, Position::At))
@@ -202,6 +227,7 @@ impl PositionKeeper {
         }
         if let Some(inserted_at) = finalized.inserted_at {
             self.progress.order_finalized(inserted_at, Utc::now());
+            self.covered_through = Some(inserted_at);
         }
         self.current = Some(Position::After(finalized.token));
     }
@@ -228,6 +254,13 @@ impl PositionKeeper {
         }
     }
 
+    /// [`Self::save`], waiting at most `limit` (when stopping).
+    pub(crate) async fn save_within(&mut self, limit: Duration) -> Result<(), CheckpointError> {
+        tokio::time::timeout(limit, self.save())
+            .await
+            .map_err(|_| CheckpointError::TimedOut(limit))?
+    }
+
     /// Stores the position in memory, if it moved since the last save.
     pub(crate) async fn save(&mut self) -> Result<(), CheckpointError> {
         let Some(Position::After(token)) = &self.current else {
@@ -238,7 +271,15 @@ impl PositionKeeper {
         }
         let now = Utc::now();
         self.store
-            .save(token, self.last_order_id.as_deref(), now, self.lease_token)
+            .save(
+                token,
+                SaveContext {
+                    last_order_id: self.last_order_id.as_deref(),
+                    covered_through: self.covered_through,
+                    now,
+                    lease_token: self.lease_token,
+                },
+            )
             .await?;
         self.saved = Some(token.clone());
         self.saved_at = Some(now);
@@ -280,5 +321,103 @@ mod tests {
     #[test]
     fn a_quiet_position_is_saved_at_the_quiet_interval() {
         assert_eq!(POLICY.due_after(0, true), Some(Duration::from_secs(5)));
+    }
+}
+
+#[cfg(test)]
+mod keeper_tests {
+    use super::*;
+    use mongodb::Client;
+    use mongodb::bson::{self, doc};
+    use test_support::{MongoTestServer, unique_name};
+
+    fn token(n: i32) -> ResumeToken {
+        bson::from_bson(bson::Bson::Document(doc! { "_data": format!("token-{n}") })).unwrap()
+    }
+
+    fn finalized(n: i32) -> Finalized {
+        Finalized {
+            token: token(n),
+            order_id: Some(format!("order-{n}")),
+            inserted_at: Some(Utc::now()),
+        }
+    }
+
+    /// Two keepers (two instances) on one checkpoint of a real MongoDB-compatible server.
+    async fn keepers() -> (MongoTestServer, PositionKeeper, PositionKeeper) {
+        let server = MongoTestServer::start().expect("a MongoDB-compatible server");
+        let client = Client::with_uri_str(server.uri()).await.unwrap();
+        let collection = client
+            .database(&unique_name("positions"))
+            .collection("order_stream_checkpoints");
+        let keeper = || {
+            PositionKeeper::new(
+                CheckpointStore::new(collection.clone(), "consumer", Duration::from_secs(10)),
+                Arc::new(Metrics::default()),
+                Arc::new(ListenerProgress::default()),
+                CheckpointPolicy {
+                    every_events: 1,
+                    every: Duration::ZERO,
+                    quiet_every: Duration::ZERO,
+                },
+                None,
+            )
+        };
+        (server, keeper(), keeper())
+    }
+
+    #[tokio::test]
+    async fn a_position_never_stored_survives_losing_and_retaking_the_lease() {
+        let (_server, mut keeper, _) = keepers().await;
+        keeper.activate(1);
+        assert_eq!(keeper.opening_position().await.unwrap(), None);
+        keeper.start_now(None);
+        keeper.finalized(finalized(1));
+        // The save never got through; the lease was lost and taken back.
+        keeper.activate(2);
+        assert_eq!(
+            keeper.opening_position().await.unwrap(),
+            Some(Position::After(token(1)))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_stored_under_a_newer_lease_wins_over_the_position_in_memory() {
+        let (_server, mut first, mut second) = keepers().await;
+        first.activate(1);
+        first.opening_position().await.unwrap();
+        first.finalized(finalized(1));
+        first.save().await.unwrap();
+        first.finalized(finalized(2));
+        // The second instance takes over from the stored checkpoint and moves on.
+        second.activate(2);
+        assert_eq!(
+            second.opening_position().await.unwrap(),
+            Some(Position::After(token(1)))
+        );
+        second.finalized(finalized(3));
+        second.save().await.unwrap();
+        // The first takes the lease back: the second's position, not its own older one.
+        first.activate(3);
+        assert_eq!(
+            first.opening_position().await.unwrap(),
+            Some(Position::After(token(3)))
+        );
+        assert!(first.backfill_from().is_some());
+    }
+
+    #[tokio::test]
+    async fn its_own_stored_checkpoint_does_not_undo_progress_in_memory() {
+        let (_server, mut keeper, _) = keepers().await;
+        keeper.activate(1);
+        keeper.opening_position().await.unwrap();
+        keeper.finalized(finalized(1));
+        keeper.save().await.unwrap();
+        keeper.finalized(finalized(2));
+        keeper.activate(2);
+        assert_eq!(
+            keeper.opening_position().await.unwrap(),
+            Some(Position::After(token(2)))
+        );
     }
 }

@@ -53,14 +53,28 @@ impl ReadAhead {
     }
 }
 
-/// The reading task; dropping it stops the reading and closes the stream.
+/// A task that is aborted when its handle is dropped (a panic or an early return never leaves it
+/// running).
 #[derive(Debug)]
-pub(crate) struct Reader(JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) JoinHandle<()>);
 
-impl Drop for Reader {
+impl AbortOnDrop {
+    /// Waits until the task ends (it must have been told to).
+    pub(crate) async fn stop(mut self) {
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// The reading task; dropping it stops the reading and closes the stream.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    _task: AbortOnDrop,
 }
 
 impl Reader {
@@ -71,7 +85,9 @@ impl Reader {
         read_ahead: ReadAhead,
         namespace: String,
     ) -> Self {
-        Self(tokio::spawn(read(stream, items, read_ahead, namespace)))
+        Self {
+            _task: AbortOnDrop(tokio::spawn(read(stream, items, read_ahead, namespace))),
+        }
     }
 }
 
