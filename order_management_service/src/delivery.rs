@@ -57,10 +57,12 @@ impl Deliverer {
         let mut backoff = delivery_backoff();
         let mut retrying: Option<Retrying<'_>> = None;
         loop {
+            let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 () = cancel.cancelled() => return Delivery::Cancelled,
                 outcome = self.client.send_order(order.clone()) => outcome,
             };
+            metrics.delivery_attempt(started.elapsed());
             let reason = match outcome {
                 Ok(response) if response.success => return Delivery::Acknowledged(response),
                 Ok(response) => format!("kitchen answered success=false: {}", response.message),

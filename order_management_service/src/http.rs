@@ -1,7 +1,7 @@
 //! The HTTP server: `GET /ping`, `GET /health` (the listener's role, state and progress; 503
 //! unless it is watching or standing by) and `GET /metrics` (Prometheus text).
 
-use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::metrics::{CONTENT_TYPE, Metrics, MetricsSnapshot};
 use crate::status::{ListenerProgress, Role};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -115,8 +115,8 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.snapshot().to_prometheus(),
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.metrics.encode(&state.progress.snapshot(Utc::now())),
     )
 }
 

@@ -93,7 +93,7 @@ pub(crate) struct OrderDeadLettered<'a> {
 
 impl OrderDeadLettered<'_> {
     pub(crate) fn emit(self, metrics: &Metrics) {
-        metrics.order_dead_lettered();
+        metrics.order_dead_lettered(self.rejected_by);
         tracing::error!(
             order_id = %shortened(self.order_id, MAX_SHOWN),
             rejected_by = self.rejected_by.as_str(),

@@ -124,6 +124,24 @@ async fn the_design_test_order_reaches_the_kitchen_console_and_screens() {
     assert!(health["lag_ms"].is_i64(), "{health}");
     assert_eq!(health["last_event_at"], json!(timestamp));
 
+    // The same counters on /metrics, in the OpenMetrics text format.
+    let metrics = reqwest::get(stack.service.url("/metrics")).await.unwrap();
+    assert_eq!(
+        metrics.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let metrics = metrics.text().await.unwrap();
+    for line in [
+        "order_management_insert_events_total 1",
+        "order_management_orders_sent_total 1",
+        "order_management_delivery_seconds_count 1",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "{line:?} in:\n{metrics}"
+        );
+    }
+
     // SIGTERM: a clean, prompt exit.
     let mut stack = stack;
     assert_eq!(
