@@ -199,23 +199,13 @@ impl CheckpointStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mongodb::Client;
-    use test_support::{MongoTestServer, unique_name};
+    use crate::test_mongo::{collection, token};
+    use test_support::MongoTestServer;
 
-    /// A store on a fresh database of a real MongoDB-compatible server (kept alive by the
-    /// returned server handle).
     async fn store() -> (MongoTestServer, CheckpointStore) {
-        let server = MongoTestServer::start().expect("a MongoDB-compatible server");
-        let client = Client::with_uri_str(server.uri()).await.unwrap();
-        let collection = client
-            .database(&unique_name("checkpoints"))
-            .collection("order_stream_checkpoints");
+        let (server, collection) = collection("order_stream_checkpoints").await;
         let store = CheckpointStore::new(collection, "consumer", Duration::from_secs(10));
         (server, store)
-    }
-
-    fn token(n: i32) -> ResumeToken {
-        bson::from_bson(bson::Bson::Document(doc! { "_data": format!("token-{n}") })).unwrap()
     }
 
     #[tokio::test]

@@ -264,16 +264,12 @@ mod tests {
 #[cfg(test)]
 mod store_tests {
     use super::*;
-    use mongodb::Client;
-    use test_support::{MongoTestServer, unique_name};
+    use crate::test_mongo::collection;
+    use test_support::MongoTestServer;
 
     /// Two instances' stores on one fresh database, with a 600 ms lease.
     async fn stores() -> (MongoTestServer, LeaseStore, LeaseStore) {
-        let server = MongoTestServer::start().expect("a MongoDB-compatible server");
-        let client = Client::with_uri_str(server.uri()).await.unwrap();
-        let collection = client
-            .database(&unique_name("leases"))
-            .collection("order_stream_leases");
+        let (server, collection) = collection("order_stream_leases").await;
         let timing = LeaseTiming {
             ttl: Duration::from_millis(600),
         };

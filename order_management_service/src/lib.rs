@@ -28,3 +28,5 @@ mod observe;
 mod pipeline;
 pub mod service;
 mod status;
+#[cfg(test)]
+mod test_mongo;

@@ -327,13 +327,8 @@ mod tests {
 #[cfg(test)]
 mod keeper_tests {
     use super::*;
-    use mongodb::Client;
-    use mongodb::bson::{self, doc};
-    use test_support::{MongoTestServer, unique_name};
-
-    fn token(n: i32) -> ResumeToken {
-        bson::from_bson(bson::Bson::Document(doc! { "_data": format!("token-{n}") })).unwrap()
-    }
+    use crate::test_mongo::{collection, token};
+    use test_support::MongoTestServer;
 
     fn finalized(n: i32) -> Finalized {
         Finalized {
@@ -345,11 +340,7 @@ mod keeper_tests {
 
     /// Two keepers (two instances) on one checkpoint of a real MongoDB-compatible server.
     async fn keepers() -> (MongoTestServer, PositionKeeper, PositionKeeper) {
-        let server = MongoTestServer::start().expect("a MongoDB-compatible server");
-        let client = Client::with_uri_str(server.uri()).await.unwrap();
-        let collection = client
-            .database(&unique_name("positions"))
-            .collection("order_stream_checkpoints");
+        let (server, collection) = collection("order_stream_checkpoints").await;
         let keeper = || {
             PositionKeeper::new(
                 CheckpointStore::new(collection.clone(), "consumer", Duration::from_secs(10)),

@@ -9,7 +9,6 @@ use crate::services;
 use crate::stats::Millis;
 use anyhow::Context;
 use std::path::PathBuf;
-use test_support::{PostgresOptions, PostgresServer};
 
 /// Options of `bench all`.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,15 +68,7 @@ pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
     )?;
     println!("{}", machine_description());
 
-    let max_connections = args.pg_max_connections;
-    let postgres = tokio::task::spawn_blocking(move || {
-        PostgresServer::start_with(PostgresOptions {
-            durable: true,
-            max_connections,
-        })
-    })
-    .await?
-    .context("cannot start PostgreSQL")?;
+    let postgres = services::start_durable_postgres(args.pg_max_connections).await?;
     println!(
         "PostgreSQL: throwaway cluster on 127.0.0.1:{}, fsync=on, synchronous_commit=on",
         postgres.port()

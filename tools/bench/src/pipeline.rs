@@ -38,7 +38,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use test_support::{MongoTestServer, PostgresOptions, PostgresServer, free_port, unique_name};
+use test_support::{MongoTestServer, PostgresServer, free_port, unique_name};
 use tokio::sync::watch;
 
 /// The collection the order services watch, in each one's own database.
@@ -754,15 +754,7 @@ pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
     println!("{}", machine_description());
 
     let secantus = Secantus::start().await?;
-    let max_connections = args.pg_max_connections;
-    let postgres = tokio::task::spawn_blocking(move || {
-        PostgresServer::start_with(PostgresOptions {
-            durable: true,
-            max_connections,
-        })
-    })
-    .await?
-    .context("cannot start PostgreSQL")?;
+    let postgres = services::start_durable_postgres(args.pg_max_connections).await?;
     let port_option = format!("port={}", postgres.port());
     let postgres_pid = pids_with_argument(|argument| argument == port_option)
         .first()

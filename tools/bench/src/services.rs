@@ -6,7 +6,7 @@ use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use test_support::{free_port, wait_for_port};
+use test_support::{PostgresOptions, PostgresServer, free_port, wait_for_port};
 
 /// `name` next to this program (`target/release/<name>` when both were built by Cargo), or
 /// `given`, as an absolute path (a service may run in another folder); an error naming `build`
@@ -144,4 +144,16 @@ pub fn env_text(env: &[(String, String)]) -> String {
     env.iter()
         .map(|(key, value)| format!("{key}={value} "))
         .collect()
+}
+
+/// A throwaway PostgreSQL whose commits are durable (`fsync` and `synchronous_commit` on).
+pub async fn start_durable_postgres(max_connections: u32) -> anyhow::Result<PostgresServer> {
+    tokio::task::spawn_blocking(move || {
+        PostgresServer::start_with(PostgresOptions {
+            durable: true,
+            max_connections,
+        })
+    })
+    .await?
+    .context("cannot start PostgreSQL")
 }
