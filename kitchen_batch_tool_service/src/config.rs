@@ -83,9 +83,60 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub shutdown_timeout_secs: u64,
 
+    /// Seconds after which a ticket is shown as waiting (yellow) on the screens.
+    #[arg(long, env = "SCREEN_WARN_AFTER_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub screen_warn_after_secs: u64,
+
+    /// Seconds after which a ticket is shown as late (red) on the screens.
+    #[arg(long, env = "SCREEN_LATE_AFTER_SECS", default_value_t = 480,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub screen_late_after_secs: u64,
+
+    /// Seconds a ticket whose items are all done stays on the boards (for expo) when expo does
+    /// not hand it over.
+    #[arg(long, env = "SCREEN_READY_KEPT_SECS", default_value_t = 3_600,
+          value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub screen_ready_kept_secs: u64,
+
+    /// Origins whose pages may use the event stream and the screen API (CORS), comma-separated,
+    /// e.g. `http://kds.example:3000`; `*` allows any. Empty: only the kitchen's own pages.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
+    pub cors_allowed_origins: Origins,
+
     /// Print each new order to stdout.
     #[arg(long, env = "PRINT_ORDERS", default_value_t = true, action = ArgAction::Set)]
     pub print_orders: bool,
+}
+
+/// Allowed CORS origins.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origins(pub Vec<axum::http::HeaderValue>);
+
+fn parse_origins(text: &str) -> Result<Origins, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|origin| !origin.is_empty())
+        .map(|origin| {
+            let origin = origin.trim_end_matches('/');
+            let host = origin
+                .strip_prefix("http://")
+                .or_else(|| origin.strip_prefix("https://"));
+            let valid = origin == "*"
+                || host.is_some_and(|host| {
+                    !host.is_empty() && !host.contains(|c: char| c == '/' || c.is_whitespace())
+                });
+            if !valid {
+                return Err(format!(
+                    "an origin is a scheme, a host and an optional port, such as \
+                     https://kds.example:3000, or *; got {origin:?}"
+                ));
+            }
+            axum::http::HeaderValue::from_str(origin)
+                .map_err(|_| format!("{origin:?} is not a valid origin"))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Origins)
 }
 
 impl Config {
@@ -129,6 +180,32 @@ mod tests {
         );
         let named = Config::try_parse_from(["kitchen", "--instance-id", "grill-1"]).unwrap();
         assert_eq!(named.instance(), "grill-1");
+    }
+
+    #[test]
+    fn allowed_origins_are_a_list_of_origins() {
+        let config = Config::try_parse_from([
+            "kitchen",
+            "--cors-allowed-origins",
+            "http://127.0.0.1:3000, https://kds.example/",
+        ])
+        .unwrap();
+        assert_eq!(
+            config.cors_allowed_origins.0,
+            ["http://127.0.0.1:3000", "https://kds.example"]
+        );
+        assert!(
+            Config::try_parse_from(["kitchen"])
+                .unwrap()
+                .cors_allowed_origins
+                .0
+                .is_empty()
+        );
+        for bad in ["kds.example", "http://kds.example/screen", "https://"] {
+            let error =
+                Config::try_parse_from(["kitchen", "--cors-allowed-origins", bad]).unwrap_err();
+            assert!(error.to_string().contains("origin"), "{bad}: {error}");
+        }
     }
 
     #[test]

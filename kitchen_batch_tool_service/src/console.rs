@@ -123,11 +123,12 @@ pub(crate) async fn run_console(
     loop {
         let (events, through) = match hub.read(cursor, 256) {
             Read::Events(live) => {
-                let through = live.last().map_or(cursor, |live| live.event.id);
+                let through = live.last().map_or(cursor, |live| live.event.id());
                 let events: Vec<OrderEvent> = live
                     .iter()
-                    .filter(|live| live.event.received_by == settings.instance)
-                    .map(|live| live.event.clone())
+                    .filter_map(|live| live.event.as_order())
+                    .filter(|order| order.received_by == settings.instance)
+                    .cloned()
                     .collect();
                 (events, through)
             }

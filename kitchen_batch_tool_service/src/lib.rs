@@ -18,6 +18,7 @@ mod service;
 mod sse;
 mod store;
 mod tail;
+mod tickets;
 mod writer;
 
 pub use service::{ServiceError, run};

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::console::{ConsoleSettings, run_console};
 use crate::grpc::KitchenOrderHandler;
 use crate::health::{KitchenHealth, probe_database};
+use crate::http::{ApiState, ScreenSettings};
 use crate::sse::{EventsState, SseSettings};
 use crate::store::{OrderStore, PageLimits, StoreError};
 use crate::tail::hub::{EventHub, WindowLimits};
@@ -198,6 +199,15 @@ pub async fn run(
         shutdown: stopping.clone(),
         replays: Arc::new(tokio::sync::Semaphore::new(crate::sse::REPLAYS_AT_ONCE)),
     };
+    let api = ApiState {
+        store: store.clone(),
+        commits: Arc::clone(&commits),
+        settings: ScreenSettings {
+            warn_after: Duration::from_secs(config.screen_warn_after_secs),
+            late_after: Duration::from_secs(config.screen_late_after_secs),
+            ready_kept: Duration::from_secs(config.screen_ready_kept_secs),
+        },
+    };
     let handler = Arc::new(KitchenOrderHandler::new(writer));
     tracing::info!(grpc = %config.grpc_addr, http = %config.http_addr, %instance,
         "kitchen batch tool service ready");
@@ -215,7 +225,8 @@ pub async fn run(
                 tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
             }
         });
-        axum::serve(http_listener, crate::http::app(events, health.clone()))
+        let app = crate::http::app(events, api, health.clone(), &config.cors_allowed_origins.0);
+        axum::serve(http_listener, app)
             .with_graceful_shutdown(stopping.clone().cancelled_owned())
             .await
             .map_err(ServiceError::Http)

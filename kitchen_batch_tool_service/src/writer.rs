@@ -19,10 +19,10 @@ use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 /// What storing one order did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StoreOutcome {
     /// Stored (and committed) now, at this event id.
-    Stored { event_id: i64 },
+    Stored { event_id: i64, received_at: String },
     /// An order with the same `order_id` was stored before.
     AlreadyReceived,
 }
@@ -163,7 +163,7 @@ impl Worker {
         let outcomes = self.store_isolating_refusals(&orders).await;
         for (order, outcome) in orders.iter().zip(&outcomes) {
             match outcome {
-                Ok(StoreOutcome::Stored { event_id }) => {
+                Ok(StoreOutcome::Stored { event_id, .. }) => {
                     tracing::debug!(order_id = %order.order_id, event_id, "order stored");
                 }
                 Ok(StoreOutcome::AlreadyReceived) => {
@@ -179,9 +179,13 @@ impl Worker {
             .into_iter()
             .zip(&outcomes)
             .filter_map(|(order, outcome)| match outcome {
-                Ok(StoreOutcome::Stored { event_id }) => Some(OrderEvent {
+                Ok(StoreOutcome::Stored {
+                    event_id,
+                    received_at,
+                }) => Some(OrderEvent {
                     id: *event_id,
                     received_by: self.instance.to_string(),
+                    received_at: received_at.clone(),
                     order,
                 }),
                 _ => None,
@@ -211,7 +215,13 @@ impl Worker {
                     self.health.healthy();
                     for (slot, insertion) in outcomes[range].iter_mut().zip(insertions) {
                         *slot = Some(Ok(match insertion {
-                            Insertion::New(event_id) => StoreOutcome::Stored { event_id },
+                            Insertion::New {
+                                event_id,
+                                received_at,
+                            } => StoreOutcome::Stored {
+                                event_id,
+                                received_at,
+                            },
                             Insertion::Duplicate => StoreOutcome::AlreadyReceived,
                         }));
                     }
@@ -374,7 +384,7 @@ mod tests {
         let ids: Vec<i64> = outcomes
             .iter()
             .filter_map(|outcome| match outcome {
-                Ok(StoreOutcome::Stored { event_id }) => Some(*event_id),
+                Ok(StoreOutcome::Stored { event_id, .. }) => Some(*event_id),
                 _ => None,
             })
             .collect();

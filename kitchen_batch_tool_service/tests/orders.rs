@@ -42,7 +42,18 @@ async fn a_new_order_is_answered_printed_and_streamed() {
     assert!(response.processed_at.ends_with('Z'));
 
     let event = screen.next_message(WAIT).await.expect("an event");
-    assert_eq!(event.data, SAMPLE_JSON);
+    // The design's fields, in its order, then when the kitchen stored the order.
+    let design_fields = SAMPLE_JSON.strip_suffix('}').unwrap();
+    assert!(event.data.starts_with(design_fields), "{}", event.data);
+    let data: serde_json::Value = serde_json::from_str(&event.data).unwrap();
+    let received_at = data["received_at"].as_str().expect("received_at");
+    let received_at = chrono::DateTime::parse_from_rfc3339(received_at).unwrap();
+    assert!(
+        (chrono::Utc::now() - received_at.to_utc())
+            .num_seconds()
+            .abs()
+            < 60
+    );
     assert_eq!(
         event.event, None,
         "no event: field, so EventSource.onmessage gets it"

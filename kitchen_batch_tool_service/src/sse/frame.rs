@@ -1,11 +1,12 @@
 //! The Server-Sent Events wire format of the event log: the JSON the screens read and the
 //! framing.
 
-use crate::events::OrderEvent;
+use crate::events::{ChangeEvent, OrderEvent};
 use bytes::Bytes;
 use serde::Serialize;
 
-/// The event's `data`, field for field as the design specifies.
+/// The event's `data`: the design's fields, in its order, then the time the kitchen stored the
+/// order (which the screens age tickets by; clients of the design's format ignore it).
 #[derive(Serialize)]
 struct EventData<'a> {
     order_id: &'a str,
@@ -13,6 +14,7 @@ struct EventData<'a> {
     brand_name: &'a str,
     items: Vec<EventItem<'a>>,
     timestamp: &'a str,
+    received_at: &'a str,
 }
 
 #[derive(Serialize)]
@@ -45,6 +47,7 @@ pub(crate) fn data_json(event: &OrderEvent, station: Option<&str>) -> Option<Str
         brand_name: &order.brand_name,
         items,
         timestamp: &order.timestamp,
+        received_at: &event.received_at,
     };
     Some(serde_json::to_string(&data).expect("event data serializes"))
 }
@@ -59,6 +62,16 @@ pub(crate) fn order_frame(event: &OrderEvent, station: Option<&str>) -> Option<B
 fn message_frame(id: i64, data: &str) -> Bytes {
     debug_assert!(!data.contains('\n'), "SSE data must be one line");
     Bytes::from(format!("id: {id}\ndata: {data}\n\n"))
+}
+
+/// A ticket change as a named event (`event: item_bumped`, ...), so that the design's
+/// `onmessage` clients, which only want orders, never see it.
+pub(crate) fn change_frame(change: &ChangeEvent) -> Bytes {
+    debug_assert!(!change.data.contains('\n'), "SSE data must be one line");
+    Bytes::from(format!(
+        "event: {}\nid: {}\ndata: {}\n\n",
+        change.kind, change.id, change.data
+    ))
 }
 
 /// Tells a screen that its `Last-Event-ID` is beyond the log (the database was restored or
@@ -90,16 +103,17 @@ mod tests {
         OrderEvent {
             id: 42,
             received_by: "k1".into(),
+            received_at: "2026-12-02T10:00:00.123Z".into(),
             order: validate(sample_request()).unwrap(),
         }
     }
 
     #[test]
-    fn data_has_exactly_the_design_fields_with_items_in_request_order() {
+    fn data_has_the_design_fields_with_items_in_request_order_then_the_time_received() {
         let data = data_json(&sample_event(), None).unwrap();
         assert_eq!(
             data,
-            r#"{"order_id":"67adcfdc15da8840bc9673bd","otter_order_id":"019c52aa-1232-307c-b56d-1a3af34b458c","brand_name":"Desayuna","items":[{"name":"Grilled Chicken Sandwich","station":"Burger Plancha Station","quantity":2},{"name":"Caesar Salad","station":"Salad Station","quantity":1},{"name":"Classic Burger","station":"Burger Plancha Station","quantity":1}],"timestamp":"2025-02-13T10:56:27.756Z"}"#
+            r#"{"order_id":"67adcfdc15da8840bc9673bd","otter_order_id":"019c52aa-1232-307c-b56d-1a3af34b458c","brand_name":"Desayuna","items":[{"name":"Grilled Chicken Sandwich","station":"Burger Plancha Station","quantity":2},{"name":"Caesar Salad","station":"Salad Station","quantity":1},{"name":"Classic Burger","station":"Burger Plancha Station","quantity":1}],"timestamp":"2025-02-13T10:56:27.756Z","received_at":"2026-12-02T10:00:00.123Z"}"#
         );
     }
 
@@ -133,6 +147,20 @@ mod tests {
         let text = std::str::from_utf8(&frame).unwrap();
         assert_eq!(text.matches('\n').count(), 3);
         assert!(text.contains(r#""brand_name":"Two\nLines""#));
+    }
+
+    #[test]
+    fn a_change_is_a_named_event_with_its_id_and_data() {
+        let change = ChangeEvent {
+            id: 7 << 16,
+            kind: "batch_bumped".into(),
+            data: r#"{"event_id":458752}"#.into(),
+        };
+        let text = String::from_utf8(change_frame(&change).to_vec()).unwrap();
+        assert_eq!(
+            text,
+            "event: batch_bumped\nid: 458752\ndata: {\"event_id\":458752}\n\n"
+        );
     }
 
     #[test]

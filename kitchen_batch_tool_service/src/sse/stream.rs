@@ -1,7 +1,8 @@
 //! One screen's stream: frames from the hub, or from PostgreSQL while catching up.
 
 use super::EventsState;
-use super::frame::{heartbeat_frame, order_frame, reset_frame, retry_frame};
+use super::frame::{heartbeat_frame, reset_frame, retry_frame};
+use crate::events::LogEvent;
 use crate::tail::changed_or_pending;
 use crate::tail::hub::Read;
 use bytes::{Bytes, BytesMut};
@@ -107,12 +108,8 @@ impl EventStream {
             match self.state.hub.read(self.cursor, MAX_EVENTS_PER_WRITE) {
                 Read::Events(events) => {
                     for live in events {
-                        self.cursor = live.event.id;
-                        let frame = match &self.station {
-                            None => Some(live.frame.clone()),
-                            Some(station) => order_frame(&live.event, Some(station)),
-                        };
-                        self.pending.extend(frame);
+                        self.cursor = live.event.id();
+                        self.pending.extend(live.frame_for(self.station.as_deref()));
                     }
                     continue;
                 }
@@ -161,14 +158,14 @@ impl EventStream {
         match self
             .state
             .store
-            .events_between(self.cursor, through, page, None)
+            .log_between(self.cursor, through, page)
             .await
         {
             Ok(page) => {
                 for event in &page.events {
-                    self.cursor = event.id;
+                    self.cursor = event.id();
                     self.pending
-                        .extend(order_frame(event, self.station.as_deref()));
+                        .extend(replay_frame(event, self.station.as_deref()));
                 }
                 if page.complete {
                     self.cursor = self.cursor.max(through);
@@ -183,5 +180,13 @@ impl EventStream {
                 self.closing = true;
             }
         }
+    }
+}
+
+/// A replayed event's frame, as [`crate::tail::hub::LiveEvent::frame_for`] makes live ones.
+fn replay_frame(event: &LogEvent, station: Option<&str>) -> Option<Bytes> {
+    match event {
+        LogEvent::Order(order) => super::frame::order_frame(order, station),
+        LogEvent::Change(change) => Some(super::frame::change_frame(change)),
     }
 }

@@ -4,12 +4,17 @@ use super::{OrderStore, StoreError};
 use crate::order::Order;
 use sqlx::PgConnection;
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// What happened to one order of a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Insertion {
     /// Stored now, at this event id.
-    New(i64),
+    New {
+        event_id: i64,
+        /// When the kitchen stored it, RFC 3339 in UTC.
+        received_at: String,
+    },
     /// An order with this `order_id` was stored before (or earlier in the same batch).
     Duplicate,
 }
@@ -19,11 +24,42 @@ pub(crate) enum Insertion {
 struct Inserted {
     order_id: String,
     event_id: i64,
+    received_at: String,
 }
 
 /// Most orders one batch may hold: an event id keeps 16 bits for the position in its
 /// transaction (see `migrations/0002_event_log.sql`).
 pub(crate) const MAX_BATCH: usize = 65_535;
+
+/// The batch's one statement. The items of orders stored before (not in `inserted`) are left
+/// out by the join.
+static INSERT_BATCH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH incoming AS ( \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
+                                  $5::text[], $6::int4[]) \
+                  WITH ORDINALITY AS incoming(order_id, otter_order_id, brand_name, source, \
+                                             order_timestamp, payload_bytes, position) \
+         ), inserted AS ( \
+             INSERT INTO orders (event_id, order_id, otter_order_id, brand_name, source, \
+                                 order_timestamp, received_by, payload_bytes) \
+             SELECT (pg_current_xact_id()::text::bigint << 16) | position, order_id, \
+                    otter_order_id, brand_name, source, order_timestamp, $11, payload_bytes \
+             FROM incoming ORDER BY order_id \
+             ON CONFLICT (order_id) DO NOTHING \
+             RETURNING order_id, event_id, received_at \
+         ), items AS ( \
+             INSERT INTO order_items (event_id, position, item_name, station_name, quantity) \
+             SELECT inserted.event_id, item.position, item.item_name, item.station_name, \
+                    item.quantity \
+             FROM UNNEST($7::text[], $8::int4[], $9::text[], $10::text[], $12::int4[]) \
+                  AS item(order_id, position, item_name, station_name, quantity) \
+             JOIN inserted ON inserted.order_id = item.order_id \
+         ) \
+         SELECT order_id, event_id, {received_at} AS received_at FROM inserted",
+        received_at = super::iso_time("received_at")
+    )
+});
 
 impl OrderStore {
     /// Stores `orders` on `connection` in one transaction, recording `instance` as the receiver,
@@ -77,57 +113,36 @@ impl OrderStore {
             }
         }
 
-        // The items of orders stored before (not in `inserted`) are left out by the join.
-        let query = sqlx::query_as::<_, Inserted>(
-            "WITH incoming AS ( \
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
-                                      $5::text[], $6::int4[]) \
-                      WITH ORDINALITY AS incoming(order_id, otter_order_id, brand_name, source, \
-                                                 order_timestamp, payload_bytes, position) \
-             ), inserted AS ( \
-                 INSERT INTO orders (event_id, order_id, otter_order_id, brand_name, source, \
-                                     order_timestamp, received_by, payload_bytes) \
-                 SELECT (pg_current_xact_id()::text::bigint << 16) | position, order_id, \
-                        otter_order_id, brand_name, source, order_timestamp, $11, payload_bytes \
-                 FROM incoming ORDER BY order_id \
-                 ON CONFLICT (order_id) DO NOTHING \
-                 RETURNING order_id, event_id \
-             ), items AS ( \
-                 INSERT INTO order_items (event_id, position, item_name, station_name, quantity) \
-                 SELECT inserted.event_id, item.position, item.item_name, item.station_name, \
-                        item.quantity \
-                 FROM UNNEST($7::text[], $8::int4[], $9::text[], $10::text[], $12::int4[]) \
-                      AS item(order_id, position, item_name, station_name, quantity) \
-                 JOIN inserted ON inserted.order_id = item.order_id \
-             ) \
-             SELECT order_id, event_id FROM inserted",
-        )
-        .bind(column(|order| &order.order_id))
-        .bind(column(|order| &order.otter_order_id))
-        .bind(column(|order| &order.brand_name))
-        .bind(column(|order| &order.source))
-        .bind(column(|order| &order.timestamp))
-        .bind(&payload_bytes)
-        .bind(&item_order_ids)
-        .bind(&item_positions)
-        .bind(&item_names)
-        .bind(&item_stations)
-        .bind(instance)
-        .bind(&item_quantities);
+        let query = sqlx::query_as::<_, Inserted>(&INSERT_BATCH)
+            .bind(column(|order| &order.order_id))
+            .bind(column(|order| &order.otter_order_id))
+            .bind(column(|order| &order.brand_name))
+            .bind(column(|order| &order.source))
+            .bind(column(|order| &order.timestamp))
+            .bind(&payload_bytes)
+            .bind(&item_order_ids)
+            .bind(&item_positions)
+            .bind(&item_names)
+            .bind(&item_stations)
+            .bind(instance)
+            .bind(&item_quantities);
         let inserted = self
             .timed(async { Ok(query.fetch_all(&mut *connection).await?) })
             .await?;
 
-        let event_id_by_order: HashMap<&str, i64> = inserted
+        let mut inserted_by_order: HashMap<&str, &Inserted> = inserted
             .iter()
-            .map(|row| (row.order_id.as_str(), row.event_id))
+            .map(|row| (row.order_id.as_str(), row))
             .collect();
         Ok(orders
             .iter()
             .zip(is_first)
             .map(
-                |(order, first)| match event_id_by_order.get(order.order_id.as_str()) {
-                    Some(&event_id) if first => Insertion::New(event_id),
+                |(order, first)| match inserted_by_order.remove(order.order_id.as_str()) {
+                    Some(row) if first => Insertion::New {
+                        event_id: row.event_id,
+                        received_at: row.received_at.clone(),
+                    },
                     _ => Insertion::Duplicate,
                 },
             )
@@ -153,7 +168,9 @@ mod tests {
             .insert_batch(&mut connection, &[order("a"), order("b"), order("a")], "k1")
             .await
             .unwrap();
-        let (Insertion::New(a), Insertion::New(b)) = (first[0], first[1]) else {
+        let (Insertion::New { event_id: a, .. }, Insertion::New { event_id: b, .. }) =
+            (&first[0], &first[1])
+        else {
             panic!("{first:?}");
         };
         assert!(a < b);
@@ -163,7 +180,7 @@ mod tests {
             .insert_batch(&mut connection, &[order("c"), order("b")], "k1")
             .await
             .unwrap();
-        let Insertion::New(c) = second[0] else {
+        let Insertion::New { event_id: c, .. } = &second[0] else {
             panic!("{second:?}")
         };
         assert!(

@@ -7,9 +7,11 @@
 mod console_cursor;
 mod insert;
 mod read;
+mod tickets;
 
 pub(crate) use insert::{Insertion, MAX_BATCH};
-pub(crate) use read::PageLimits;
+pub(crate) use read::{LogId, PageLimits};
+pub(crate) use tickets::{ChangeError, ChangeOutcome};
 
 use sqlx::PgPool;
 use sqlx::pool::PoolConnection;
@@ -224,6 +226,12 @@ impl OrderStore {
             .await
             .unwrap_or(Err(StoreError::TimedOut(self.timeout)))
     }
+}
+
+/// SQL formatting the `timestamptz` expression `column` as RFC 3339 in UTC with milliseconds
+/// (`2026-12-02T10:00:00.123Z`), the form every time takes in the API and the event stream.
+pub(crate) fn iso_time(column: &str) -> String {
+    format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')")
 }
 
 /// The `LISTEN`/`NOTIFY` channel on which a writer announces its commits to other instances.

@@ -1,8 +1,10 @@
 //! Reading the event log: the tailer's pages (only what is final) and replays (below a position
 //! the tailer already passed), in pages bounded in rows and in bytes.
+//!
+//! The log is two tables sharing one id sequence: `orders` and `ticket_changes`.
 
-use super::{OrderStore, StoreError};
-use crate::events::OrderEvent;
+use super::{OrderStore, StoreError, iso_time};
+use crate::events::{ChangeEvent, LogEvent, OrderEvent};
 use crate::order::{Order, OrderLine};
 use std::sync::LazyLock;
 
@@ -16,7 +18,7 @@ pub(crate) struct PageLimits {
     pub(crate) bytes: i64,
 }
 
-/// One page of events, in event-id order.
+/// One page of orders, in event-id order.
 #[derive(Debug, Default)]
 pub(crate) struct EventPage {
     pub(crate) events: Vec<OrderEvent>,
@@ -24,10 +26,27 @@ pub(crate) struct EventPage {
     pub(crate) complete: bool,
 }
 
+/// One page of the whole log (orders and changes), in event-id order.
+#[derive(Debug, Default)]
+pub(crate) struct LogPage {
+    pub(crate) events: Vec<LogEvent>,
+    pub(crate) complete: bool,
+}
+
+/// An entry's id and the table it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct LogId {
+    #[sqlx(rename = "event_id")]
+    pub(crate) id: i64,
+    /// A ticket change rather than an order.
+    #[sqlx(rename = "change")]
+    pub(crate) is_change: bool,
+}
+
 /// One page of final event ids, in order.
 #[derive(Debug, Default)]
 pub(crate) struct IdPage {
-    pub(crate) ids: Vec<i64>,
+    pub(crate) ids: Vec<LogId>,
     pub(crate) complete: bool,
     /// Committed events exist beyond the page that are not final yet, because an older
     /// transaction is still running.
@@ -38,7 +57,7 @@ pub(crate) struct IdPage {
 #[cfg(test)]
 #[derive(Debug)]
 pub(crate) struct TailRead {
-    pub(crate) events: Vec<OrderEvent>,
+    pub(crate) events: Vec<LogEvent>,
     pub(crate) complete: bool,
     pub(crate) held_back: bool,
 }
@@ -47,7 +66,23 @@ pub(crate) struct TailRead {
 struct IdRow {
     /// `None` in the one row of a page with no final id.
     event_id: Option<i64>,
+    change: Option<bool>,
     held_back: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct ReplayIdRow {
+    event_id: i64,
+    change: bool,
+    /// Rows of the page before the byte limit cut it.
+    page_rows: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    event_id: i64,
+    kind: String,
+    data: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -59,6 +94,7 @@ struct EventRow {
     source: String,
     order_timestamp: String,
     received_by: String,
+    received_at: String,
     item_names: Vec<String>,
     item_stations: Vec<String>,
     item_quantities: Vec<i32>,
@@ -82,6 +118,7 @@ impl From<EventRow> for OrderEvent {
         OrderEvent {
             id: row.event_id,
             received_by: row.received_by,
+            received_at: row.received_at,
             order: Order {
                 order_id: row.order_id,
                 otter_order_id: row.otter_order_id,
@@ -114,11 +151,30 @@ const REPLAY_PAGE: &str = "\
         JOIN orders o USING (event_id) \
     ) \
     SELECT page.event_id, page.order_id, page.otter_order_id, page.brand_name, page.source, \
-           page.order_timestamp, page.received_by, page.page_rows, \
+           page.order_timestamp, page.received_by, {received_at} AS received_at, page.page_rows, \
            items.item_names, items.item_stations, items.item_quantities \
     FROM page {items} \
     WHERE page.running_bytes - page.payload_bytes < greatest($4, 1) \
     ORDER BY page.event_id";
+
+/// A replay page of the whole log's ids: `$1` after, `$2` through, `$3` most rows, `$4` most
+/// bytes.
+const REPLAY_IDS: &str = "\
+    WITH ids AS ( \
+        (SELECT event_id, payload_bytes, false AS change FROM orders \
+         WHERE event_id > $1 AND event_id <= $2 ORDER BY event_id LIMIT $3) \
+        UNION ALL \
+        (SELECT event_id, payload_bytes, true AS change FROM ticket_changes \
+         WHERE event_id > $1 AND event_id <= $2 ORDER BY event_id LIMIT $3) \
+        ORDER BY event_id LIMIT $3 \
+    ), page AS ( \
+        SELECT ids.*, count(*) OVER () AS page_rows, \
+               sum(payload_bytes) OVER (ORDER BY event_id) AS running_bytes \
+        FROM ids \
+    ) \
+    SELECT event_id, change, page_rows FROM page \
+    WHERE running_bytes - payload_bytes < greatest($4, 1) \
+    ORDER BY event_id";
 
 /// The condition that keeps one instance's orders (`$5`), for the console's catch-up.
 const ONE_RECEIVER: &str = "AND received_by = $5";
@@ -130,7 +186,9 @@ const ONE_RECEIVER: &str = "AND received_by = $5";
 /// that the planner walks the primary key even before the table has statistics (an `EXISTS`
 /// over a range it cannot estimate made it scan the whole table).
 const FINAL_HORIZON: &str = "\
-    SELECT h.below, coalesce((SELECT max(event_id) FROM orders), 0) >= h.below AS held_back \
+    SELECT h.below, \
+           greatest((SELECT max(event_id) FROM orders), \
+                    (SELECT max(event_id) FROM ticket_changes), 0) >= h.below AS held_back \
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 16 AS below) h";
 
 /// The query texts, put together once.
@@ -138,8 +196,11 @@ struct Queries {
     /// The tailer's page: only ids (`$1` after, `$2` most), read from the primary key alone,
     /// and always one row, with `held_back`, even when no id is final.
     final_ids: String,
-    /// Whole events by id (`$1`), in id order.
+    /// Whole orders by id (`$1`), in id order.
     events_by_id: String,
+    /// Changes by id (`$1`), in id order.
+    changes_by_id: &'static str,
+    replay_ids: &'static str,
     replay_all: String,
     replay_one_receiver: String,
     final_position: String,
@@ -149,34 +210,51 @@ static QUERIES: LazyLock<Queries> = LazyLock::new(|| {
     let replay = |receiver| {
         REPLAY_PAGE
             .replace("{receiver}", receiver)
+            .replace("{received_at}", &iso_time("page.received_at"))
             .replace("{items}", &ITEMS.replace("{order}", "page"))
     };
     Queries {
         final_ids: format!(
-            "SELECT ids.event_id, horizon.held_back \
+            "SELECT ids.event_id, ids.change, horizon.held_back \
              FROM ({FINAL_HORIZON}) horizon LEFT JOIN LATERAL ( \
-                 SELECT event_id FROM orders \
-                 WHERE event_id > $1 AND event_id < horizon.below \
+                 (SELECT event_id, false AS change FROM orders \
+                  WHERE event_id > $1 AND event_id < horizon.below \
+                  ORDER BY event_id LIMIT $2) \
+                 UNION ALL \
+                 (SELECT event_id, true AS change FROM ticket_changes \
+                  WHERE event_id > $1 AND event_id < horizon.below \
+                  ORDER BY event_id LIMIT $2) \
                  ORDER BY event_id LIMIT $2) ids ON true \
              ORDER BY ids.event_id"
         ),
         events_by_id: format!(
             "SELECT o.event_id, o.order_id, o.otter_order_id, o.brand_name, o.source, \
-                    o.order_timestamp, o.received_by, 0::bigint AS page_rows, \
+                    o.order_timestamp, o.received_by, {} AS received_at, 0::bigint AS page_rows, \
                     items.item_names, items.item_stations, items.item_quantities \
              FROM orders o {} \
              WHERE o.event_id = ANY($1) \
              ORDER BY o.event_id",
+            iso_time("o.received_at"),
             ITEMS.replace("{order}", "o")
         ),
+        changes_by_id: "SELECT event_id, kind, data FROM ticket_changes \
+                        WHERE event_id = ANY($1) ORDER BY event_id",
+        replay_ids: REPLAY_IDS,
         replay_all: replay(""),
         replay_one_receiver: replay(ONE_RECEIVER),
         final_position: format!(
-            "SELECT max(event_id) FROM orders \
-             WHERE event_id < (SELECT below FROM ({FINAL_HORIZON}) h)"
+            "SELECT greatest( \
+                 (SELECT max(event_id) FROM orders WHERE event_id < h.below), \
+                 (SELECT max(event_id) FROM ticket_changes WHERE event_id < h.below)) \
+             FROM ({FINAL_HORIZON}) h"
         ),
     }
 });
+
+/// The query for [`OrderStore::final_position`], for reads that need it inside their snapshot.
+pub(super) fn final_position_sql() -> &'static str {
+    &QUERIES.final_position
+}
 
 impl OrderStore {
     /// The tailer's read: the ids of up to `most` final events after `after`, in id order.
@@ -196,7 +274,15 @@ impl OrderStore {
             })
             .await?;
         let held_back = rows.first().is_some_and(|row| row.held_back);
-        let ids: Vec<i64> = rows.into_iter().filter_map(|row| row.event_id).collect();
+        let ids: Vec<LogId> = rows
+            .into_iter()
+            .filter_map(|row| {
+                Some(LogId {
+                    id: row.event_id?,
+                    is_change: row.change?,
+                })
+            })
+            .collect();
         Ok(IdPage {
             complete: (ids.len() as i64) < most,
             held_back,
@@ -220,6 +306,50 @@ impl OrderStore {
         Ok(rows.into_iter().map(OrderEvent::from).collect())
     }
 
+    /// The stored changes with these ids, in id order.
+    pub(crate) async fn changes_by_id(&self, ids: &[i64]) -> Result<Vec<ChangeEvent>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ChangeRow> = self
+            .timed(async {
+                Ok(sqlx::query_as(QUERIES.changes_by_id)
+                    .bind(ids)
+                    .fetch_all(&self.pool)
+                    .await?)
+            })
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| ChangeEvent {
+                id: row.event_id,
+                kind: row.kind,
+                data: row.data,
+            })
+            .collect())
+    }
+
+    /// The entries with these ids, whole, in id order; an id no longer stored is left out.
+    pub(crate) async fn log_events(&self, ids: &[LogId]) -> Result<Vec<LogEvent>, StoreError> {
+        let (changes, orders): (Vec<LogId>, Vec<LogId>) = ids.iter().partition(|id| id.is_change);
+        let order_ids: Vec<i64> = orders.iter().map(|id| id.id).collect();
+        let change_ids: Vec<i64> = changes.iter().map(|id| id.id).collect();
+        let mut events: Vec<LogEvent> = self
+            .events_by_id(&order_ids)
+            .await?
+            .into_iter()
+            .map(LogEvent::Order)
+            .chain(
+                self.changes_by_id(&change_ids)
+                    .await?
+                    .into_iter()
+                    .map(LogEvent::Change),
+            )
+            .collect();
+        events.sort_by_key(LogEvent::id);
+        Ok(events)
+    }
+
     /// Final events after `after`, whole: what the tailer publishes.
     #[cfg(test)]
     pub(crate) async fn final_events_after(
@@ -229,9 +359,44 @@ impl OrderStore {
     ) -> Result<TailRead, StoreError> {
         let ids = self.final_ids_after(after, limits.events).await?;
         Ok(TailRead {
-            events: self.events_by_id(&ids.ids).await?,
+            events: self.log_events(&ids.ids).await?,
             complete: ids.complete,
             held_back: ids.held_back,
+        })
+    }
+
+    /// The whole log (orders and changes) after `after` and up to `through`, a position the
+    /// tailer has passed: what a screen replays.
+    pub(crate) async fn log_between(
+        &self,
+        after: i64,
+        through: i64,
+        limits: PageLimits,
+    ) -> Result<LogPage, StoreError> {
+        let most = limits.events.max(1);
+        let rows: Vec<ReplayIdRow> = self
+            .timed(async {
+                Ok(sqlx::query_as(QUERIES.replay_ids)
+                    .bind(after)
+                    .bind(through)
+                    .bind(most)
+                    .bind(limits.bytes)
+                    .fetch_all(&self.pool)
+                    .await?)
+            })
+            .await?;
+        let page_rows = rows.first().map_or(0, |row| row.page_rows);
+        let complete = rows.is_empty() || (rows.len() as i64 == page_rows && page_rows < most);
+        let ids: Vec<LogId> = rows
+            .iter()
+            .map(|row| LogId {
+                id: row.event_id,
+                is_change: row.change,
+            })
+            .collect();
+        Ok(LogPage {
+            events: self.log_events(&ids).await?,
+            complete,
         })
     }
 
@@ -285,9 +450,12 @@ impl OrderStore {
     /// The highest event id stored, or 0 when there is none.
     pub(crate) async fn latest_event_id(&self) -> Result<i64, StoreError> {
         self.timed(async {
-            let latest: Option<i64> = sqlx::query_scalar("SELECT max(event_id) FROM orders")
-                .fetch_one(&self.pool)
-                .await?;
+            let latest: Option<i64> = sqlx::query_scalar(
+                "SELECT greatest((SELECT max(event_id) FROM orders), \
+                                 (SELECT max(event_id) FROM ticket_changes))",
+            )
+            .fetch_one(&self.pool)
+            .await?;
             Ok(latest.unwrap_or(0))
         })
         .await
@@ -317,11 +485,15 @@ mod tests {
             .unwrap();
     }
 
-    fn order_ids(events: &[OrderEvent]) -> Vec<&str> {
+    fn order_ids<'a>(events: impl IntoIterator<Item = &'a OrderEvent>) -> Vec<&'a str> {
         events
-            .iter()
+            .into_iter()
             .map(|event| event.order.order_id.as_str())
             .collect()
+    }
+
+    fn orders(events: &[LogEvent]) -> Vec<&OrderEvent> {
+        events.iter().filter_map(LogEvent::as_order).collect()
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -329,11 +501,11 @@ mod tests {
         let (_server, store) = test_store().await;
         store_orders(&store, &["a", "b"], "k1").await;
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert_eq!(order_ids(&page.events), ["a", "b"]);
+        assert_eq!(order_ids(orders(&page.events)), ["a", "b"]);
         assert!(page.complete && !page.held_back);
         let expected = crate::order::validate(numbered_order("a")).unwrap();
-        assert_eq!(page.events[0].order, expected);
-        assert_eq!(page.events[0].received_by, "k1");
+        assert_eq!(orders(&page.events)[0].order, expected);
+        assert_eq!(orders(&page.events)[0].received_by, "k1");
     }
 
     #[tokio::test(flavor = "multi_thread")]
@@ -377,7 +549,7 @@ mod tests {
         store_orders(&store, &["b"], "k2").await;
         store_orders(&store, &["c"], "k1").await;
         let all = store.final_events_after(0, ALL).await.unwrap();
-        let b = all.events[1].id;
+        let b = all.events[1].id();
         let through_b = store.events_between(0, b, ALL, None).await.unwrap();
         assert_eq!(order_ids(&through_b.events), ["a", "b"]);
         let mine = store
@@ -400,18 +572,18 @@ mod tests {
         store_orders(&store, &["after"], "k1").await;
 
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert_eq!(order_ids(&page.events), ["before"]);
+        assert_eq!(order_ids(orders(&page.events)), ["before"]);
         assert!(
             page.held_back,
             "a committed order waits behind the open transaction"
         );
-        let after_before = page.events[0].id;
+        let after_before = page.events[0].id();
         let empty = store.final_events_after(after_before, ALL).await.unwrap();
         assert!(empty.events.is_empty() && empty.held_back);
 
         open.rollback().await.unwrap();
         let page = store.final_events_after(after_before, ALL).await.unwrap();
-        assert_eq!(order_ids(&page.events), ["after"]);
+        assert_eq!(order_ids(orders(&page.events)), ["after"]);
         assert!(!page.held_back);
     }
 
@@ -426,7 +598,11 @@ mod tests {
             .unwrap();
         store_orders(&store, &["committed-first"], "k2").await;
         let page = store.final_events_after(0, ALL).await.unwrap();
-        assert!(page.events.is_empty(), "{:?}", order_ids(&page.events));
+        assert!(
+            page.events.is_empty(),
+            "{:?}",
+            order_ids(orders(&page.events))
+        );
 
         // The older transaction's order gets the lower id, though it commits last.
         let order = crate::order::validate(numbered_order("committed-last")).unwrap();
@@ -437,7 +613,7 @@ mod tests {
         older.commit().await.unwrap();
         let page = store.final_events_after(0, ALL).await.unwrap();
         assert_eq!(
-            order_ids(&page.events),
+            order_ids(orders(&page.events)),
             ["committed-last", "committed-first"]
         );
     }

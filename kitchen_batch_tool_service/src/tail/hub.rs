@@ -4,7 +4,7 @@
 //! Readers hold a position, not a queue: publishing never waits for anyone, and a reader whose
 //! position has fallen out of the window is told so and catches up from PostgreSQL.
 
-use crate::events::OrderEvent;
+use crate::events::LogEvent;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::{Arc, RwLock};
@@ -14,14 +14,33 @@ use tokio::sync::watch;
 /// readers.
 #[derive(Debug)]
 pub(crate) struct LiveEvent {
-    pub(crate) event: OrderEvent,
+    pub(crate) event: LogEvent,
     pub(crate) frame: Bytes,
 }
 
 impl LiveEvent {
-    /// What the event costs the window, roughly: its frame and the order it was built from.
+    /// What the event costs the window, roughly: its frame and what it was built from.
     fn bytes(&self) -> usize {
-        self.frame.len() + self.event.order.payload_bytes() + 128
+        self.frame.len() + self.event.payload_bytes() + 128
+    }
+
+    /// The event's frame for a screen that shows only `station`'s items: `None` for an order
+    /// with none there. Changes are sent whole: they name the items they touch.
+    pub(crate) fn frame_for(&self, station: Option<&str>) -> Option<Bytes> {
+        match (&self.event, station) {
+            (LogEvent::Order(order), Some(station)) => {
+                crate::sse::frame::order_frame(order, Some(station))
+            }
+            _ => Some(self.frame.clone()),
+        }
+    }
+}
+
+/// The unfiltered frame of `event`, or `None` for an order that cannot be shown.
+fn frame(event: &LogEvent) -> Option<Bytes> {
+    match event {
+        LogEvent::Order(order) => crate::sse::frame::order_frame(order, None),
+        LogEvent::Change(change) => Some(crate::sse::frame::change_frame(change)),
     }
 }
 
@@ -94,18 +113,18 @@ impl EventHub {
     }
 
     /// Adds `events` (in id order, after the position) and moves the position to the last one.
-    pub(crate) fn publish(&self, events: Vec<OrderEvent>) {
-        let Some(last) = events.last().map(|event| event.id) else {
+    pub(crate) fn publish(&self, events: Vec<LogEvent>) {
+        let Some(last) = events.last().map(LogEvent::id) else {
             return;
         };
         let live: Vec<Arc<LiveEvent>> = events
             .into_iter()
-            .filter_map(|event| match crate::sse::frame::order_frame(&event, None) {
+            .filter_map(|event| match frame(&event) {
                 Some(frame) => Some(Arc::new(LiveEvent { event, frame })),
                 None => {
                     // Only a row written by hand can have no items: it is passed over.
-                    tracing::warn!(order_id = %event.order.order_id, event_id = event.id,
-                        "a stored order has no items; not shown");
+                    tracing::warn!(order_id = ?event.as_order().map(|order| &order.order.order_id),
+                        event_id = event.id(), "a stored order has no items; not shown");
                     None
                 }
             })
@@ -121,7 +140,7 @@ impl EventHub {
             {
                 let evicted = window.events.pop_front().expect("not empty");
                 window.bytes -= evicted.bytes();
-                window.evicted_through = evicted.event.id;
+                window.evicted_through = evicted.event.id();
             }
         }
         self.position.send_replace(last);
@@ -133,7 +152,9 @@ impl EventHub {
         if after < window.evicted_through {
             return Read::Behind;
         }
-        let start = window.events.partition_point(|live| live.event.id <= after);
+        let start = window
+            .events
+            .partition_point(|live| live.event.id() <= after);
         if start == window.events.len() {
             return Read::UpToDate;
         }
@@ -151,11 +172,15 @@ impl EventHub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::test_event as event;
+    use crate::events::LogEvent;
+
+    fn event(id: i64) -> LogEvent {
+        LogEvent::Order(crate::events::test_event(id))
+    }
 
     fn ids(read: Read) -> Vec<i64> {
         match read {
-            Read::Events(events) => events.iter().map(|live| live.event.id).collect(),
+            Read::Events(events) => events.iter().map(|live| live.event.id()).collect(),
             other => panic!("{other:?}"),
         }
     }
@@ -193,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_window_is_bounded_in_bytes_but_keeps_the_newest_event() {
-        let one_event = event(1).order.payload_bytes();
+        let one_event = event(1).payload_bytes();
         let tight = WindowLimits {
             events: 1_000,
             bytes: one_event * 3,

@@ -3,8 +3,9 @@
 use super::RecentCommits;
 use super::changed_or_pending;
 use super::hub::EventHub;
+use crate::events::LogEvent;
 use crate::health::Component;
-use crate::store::{OrderStore, PageLimits, StoreError};
+use crate::store::{LogId, OrderStore, PageLimits, StoreError};
 use shared_patterns::Backoff;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -148,22 +149,41 @@ async fn read_until_caught_up(
     loop {
         let page = store.final_ids_after(*position, page_limits.events).await?;
         for ids in page.ids.chunks(FETCH_AT_ONCE) {
-            let kept = recent.take(ids);
-            let missing: Vec<i64> = ids
+            let order_ids: Vec<i64> = ids
                 .iter()
-                .zip(&kept)
-                .filter_map(|(id, kept)| kept.is_none().then_some(*id))
+                .filter(|id| !id.is_change)
+                .map(|id| id.id)
                 .collect();
-            let mut fetched = store.events_by_id(&missing).await?.into_iter().peekable();
+            let kept = recent.take(&order_ids);
+            let missing: Vec<LogId> = ids
+                .iter()
+                .filter(|id| id.is_change)
+                .copied()
+                .chain(
+                    order_ids
+                        .iter()
+                        .zip(&kept)
+                        .filter(|(_, kept)| kept.is_none())
+                        .map(|(&id, _)| LogId {
+                            id,
+                            is_change: false,
+                        }),
+                )
+                .collect();
+            let mut fetched = store.log_events(&missing).await?.into_iter().peekable();
+            let mut kept = kept.into_iter().flatten().map(LogEvent::Order).peekable();
             let mut events = Vec::with_capacity(ids.len());
-            for (id, kept) in ids.iter().zip(kept) {
-                match kept.or_else(|| fetched.next_if(|event| event.id == *id)) {
+            for LogId { id, .. } in ids {
+                let event = kept
+                    .next_if(|event| event.id() == *id)
+                    .or_else(|| fetched.next_if(|event| event.id() == *id));
+                match event {
                     Some(event) => events.push(event),
                     // Gone since the page was read: only a manual delete can do that.
                     None => tracing::warn!(event_id = id, "a final event vanished; not shown"),
                 }
             }
-            *position = *ids.last().expect("chunks are not empty");
+            *position = ids.last().expect("chunks are not empty").id;
             hub.publish(events);
         }
         if page.complete {
@@ -247,7 +267,7 @@ mod tests {
                 while seen.len() < 2 * PER_WRITER {
                     match hub.read(cursor, 100) {
                         Read::Events(events) => {
-                            seen.extend(events.iter().map(|live| live.event.id));
+                            seen.extend(events.iter().map(|live| live.event.id()));
                             cursor = *seen.last().expect("events");
                         }
                         Read::UpToDate => {
@@ -297,8 +317,9 @@ mod tests {
         let published: Vec<i64> = match hub.read(0, usize::MAX) {
             Read::Events(events) => events
                 .iter()
-                .filter(|live| live.event.order.order_id.starts_with("second-"))
-                .map(|live| live.event.id)
+                .filter_map(|live| live.event.as_order())
+                .filter(|order| order.order.order_id.starts_with("second-"))
+                .map(|order| order.id)
                 .collect(),
             other => panic!("{other:?}"),
         };
