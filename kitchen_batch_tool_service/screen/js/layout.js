@@ -9,6 +9,7 @@ export function estimateCardHeight(lines, metrics) {
   for (const line of lines) {
     if (line.kind === 'heading') h += m.headingHeight;
     else if (line.kind === 'muted') h += m.mutedHeight * Math.max(1, Math.ceil(line.chars / m.mutedCharsPerLine));
+    else if (line.chars > 2 * m.charsPerLine) h += m.itemHeight3;
     else h += line.chars > m.charsPerLine ? m.itemHeight2 : m.itemHeight;
   }
   return Math.ceil(h);

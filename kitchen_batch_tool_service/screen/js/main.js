@@ -176,7 +176,14 @@ function main() {
       `Done ${it.quantity} \u00d7 ${it.name} (${cardLabel(t)})`);
   };
   const bumpBatch = (station, item) => act(`batch:${station}:${item}`, () => api.bumpBatch(station, item),
-    (ch) => `Batch up: ${item} (${stationShort(station)}) on ${new Set((ch.lines || []).map((l) => l.order_id)).size} tickets`);
+    (ch) => {
+      let qty = 0;
+      for (const l of ch.lines || []) {
+        const it = board.get(l.order_id)?.items.find((i) => i.position === l.position);
+        if (it) qty += it.quantity;
+      }
+      return `Batch up: ${qty} \u00d7 ${item} (${stationShort(station)})`;
+    });
   const handOver = (orderId) => {
     const t = board.get(orderId);
     if (!t || !t.items.every((i) => i.done)) return null;

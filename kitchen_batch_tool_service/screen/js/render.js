@@ -13,15 +13,16 @@ export function esc(s) {
 
 /** Pixel sizes the estimates use; they follow screen.css. */
 export const METRICS = Object.freeze({
-  cardChrome: 124, // borders, header, bump button, paddings
-  expoChrome: 150,
+  cardChrome: 146, // borders, header, bump button, paddings
+  expoChrome: 166,
   itemHeight: 50,
-  itemHeight2: 78,
+  itemHeight2: 68,
+  itemHeight3: 94,
   headingHeight: 30,
   mutedHeight: 26,
-  charsPerLine: 15,
+  charsPerLine: 14,
   mutedCharsPerLine: 24,
-  minCardWidth: 228,
+  minCardWidth: 270,
   gap: 10,
 });
 
@@ -69,11 +70,11 @@ function itemHtml(it) {
 }
 
 function headerHtml(t) {
-  return `<header class="card-hd"><span class="card-pos" aria-hidden="true"></span>` +
-    `<span class="card-id">#${esc(shortId(t))}</span><span class="card-brand">${esc(t.brand_name)}</span>` +
-    `<span class="card-new" aria-label="new order">NEW</span>` +
-    `<span class="card-timer" data-testid="card-timer"><span class="t-icon"></span><span class="t-text">0:00</span>` +
-    `<span class="t-label"></span></span></header>`;
+  return '<header class="card-hd"><div class="hd-top"><span class="card-pos" aria-hidden="true"></span>' +
+    `<span class="card-id">#${esc(shortId(t))}</span>` +
+    '<span class="card-timer" data-testid="card-timer"><span class="t-icon"></span><span class="t-text">0:00</span></span></div>' +
+    `<div class="hd-sub"><span class="card-brand">${esc(t.brand_name)}</span>` +
+    '<span class="card-new" aria-label="new order">NEW</span><span class="t-label" data-testid="age-label"></span></div></header>';
 }
 
 /** Inner HTML and estimate lines of a station/all-stations card. */
@@ -202,7 +203,7 @@ export class BoardView {
     }
     c.timer = c.el.querySelector('.card-timer');
     c.tText = c.timer.querySelector('.t-text');
-    c.tLabel = c.timer.querySelector('.t-label');
+    c.tLabel = c.el.querySelector('.t-label');
     c.tIcon = c.timer.querySelector('.t-icon');
     c.posEl = c.el.querySelector('.card-pos');
     c.level = '';
@@ -353,8 +354,10 @@ export class BoardView {
 
   _pager() {
     const { pager, pageText, prev, next } = this.els;
+    // The pager keeps its space when there is one page (no resize, no flip-flop of the paging).
     const show = this.pages > 1;
-    if (pager.hidden === show) pager.hidden = !show;
+    pager.classList.toggle('is-single', !show);
+    pager.dataset.pages = String(this.pages);
     if (!show) return;
     let newLater = 0;
     for (const id of this.newUntil.keys()) {
@@ -413,7 +416,8 @@ export class BoardView {
       }
       if (sec !== cursor) panel.insertBefore(sec, cursor);
       else cursor = cursor.nextElementSibling;
-      let rowCursor = sec.querySelector('.ad-station')?.nextElementSibling ?? sec.firstElementChild;
+      const heading = sec.querySelector('.ad-station');
+      let rowCursor = heading ? heading.nextElementSibling : sec.firstElementChild;
       for (const item of st.items) {
         const key = `${st.station}\u0000${item.name}`;
         seenRows.add(key);

@@ -27,11 +27,13 @@ test('layout: empty board has one page; a too tall row still gets a page', () =>
 });
 
 test('layout: columns and estimates', () => {
-  assertEqual(columnsFor(960, 228, 10), 4);
-  assertEqual(columnsFor(1500, 228, 10), 6);
+  assertEqual(columnsFor(950, 270, 10), 3);
+  assertEqual(columnsFor(1500, 270, 10), 5);
   assertEqual(columnsFor(100, 228, 10), 1);
   const h1 = estimateCardHeight([{ kind: 'item', chars: 10 }], METRICS);
-  const h2 = estimateCardHeight([{ kind: 'item', chars: 10 }, { kind: 'item', chars: 30 }, { kind: 'heading' }], METRICS);
+  const h2 = estimateCardHeight([{ kind: 'item', chars: 10 }, { kind: 'item', chars: 20 }, { kind: 'heading' }], METRICS);
+  const h3 = estimateCardHeight([{ kind: 'item', chars: 40 }, { kind: 'muted', chars: 30 }], METRICS);
   assertEqual(h1, METRICS.cardChrome + METRICS.itemHeight);
   assertEqual(h2, METRICS.cardChrome + METRICS.itemHeight + METRICS.itemHeight2 + METRICS.headingHeight);
+  assertEqual(h3, METRICS.cardChrome + METRICS.itemHeight3 + 2 * METRICS.mutedHeight);
 });
