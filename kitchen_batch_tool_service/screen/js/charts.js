@@ -103,7 +103,7 @@ export function ticketTimesChart(rows, opts = {}) {
   const rowH = opts.rowHeight ?? 46;
   const aging = opts.aging ?? { warn_after_secs: 300, late_after_secs: 480 };
   const data = Array.isArray(rows) ? rows : [];
-  const m = { top: 12, right: 20, bottom: 30, left: 150 };
+  const m = { top: 12, right: 120, bottom: 30, left: 150 }; // right: room for the value labels
   const height = m.top + m.bottom + Math.max(1, data.length) * rowH;
   const w = width - m.left - m.right;
   const maxSecs = Math.max(aging.late_after_secs || 0, ...data.map((r) => Number(r.p90_secs) || 0), 60);
@@ -131,7 +131,7 @@ export function ticketTimesChart(rows, opts = {}) {
       el('rect', { class: 'median', x: m.left, y: y + 12, width: r1(x(med) - m.left), height: rowH - 24, 'data-secs': med }, [
         el('title', {}, [], `median ${mmss(med)}`),
       ]),
-      el('text', { class: 'value', x: r1(Math.min(x(p90) + 6, width - 90)), y: y + rowH / 2 + 5 }, [], `${mmss(med)} / ${mmss(p90)}`),
+      el('text', { class: 'value', x: r1(x(Math.max(p90, med)) + 6), y: y + rowH / 2 + 5 }, [], `${mmss(med)} / ${mmss(p90)}`),
     ]);
     kids.push(g);
   });

@@ -9,11 +9,13 @@ export function todayRange(now = new Date()) {
   return { from: from.toISOString(), to: now.toISOString() };
 }
 
+const hourText = (h) => { const l = hourLabel(h); return l.includes(':') ? l : `${l}:00`; };
+
 function summary(day) {
   const rows = day.orders_per_hour || [];
   const total = rows.reduce((s, r) => s + (Number(r.orders) || 0), 0);
   const busiest = rows.reduce((b, r) => ((Number(r.orders) || 0) > (b ? b.orders : 0) ? r : b), null);
-  return `${total} orders today` + (busiest ? ` \u00b7 busiest hour ${hourLabel(busiest.hour)}:00 (${busiest.orders})` : '');
+  return `${total} orders today` + (busiest ? ` \u00b7 busiest hour ${hourText(busiest.hour)} (${busiest.orders})` : '');
 }
 
 async function load(api) {

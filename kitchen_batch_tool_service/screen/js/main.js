@@ -217,6 +217,8 @@ function main() {
   });
   $('page-prev').addEventListener('click', () => boardView.setPage(boardView.page - 1));
   $('page-next').addEventListener('click', () => boardView.setPage(boardView.page + 1));
+  // The page indicator jumps to the newest tickets (last page), and from there back to the oldest.
+  $('page-text').addEventListener('click', () => boardView.setPage(boardView.page >= boardView.pages - 1 ? 0 : boardView.pages - 1));
 
   // ---- recall ----
   const recallPanel = $('recall-panel');

@@ -368,7 +368,7 @@ export class BoardView {
     const last = this.page + 1 < this.pages ? this.firstOfPage[this.page + 1] : this.order.length;
     const after = this.order.length - last;
     const text = `Page ${this.page + 1}/${this.pages} \u00b7 ${first + 1}\u2013${last} of ${this.order.length}` +
-      (after > 0 ? ` \u00b7 ${after} newer \u25B6` : '') + (newLater > 0 ? ` \u00b7 ${newLater} NEW` : '');
+      (after > 0 ? ` \u00b7 ${after} newer \u25B6\u25B6` : ' \u00b7 newest') + (newLater > 0 ? ` \u00b7 ${newLater} NEW` : '');
     if (pageText.textContent !== text) pageText.textContent = text;
     pager.classList.toggle('has-new', newLater > 0);
     prev.disabled = this.page === 0;

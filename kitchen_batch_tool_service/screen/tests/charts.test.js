@@ -41,7 +41,7 @@ test('charts: ticket times draw median and p90 per station, widths in proportion
     { station: 'Grill Station', tickets: 40, median_secs: 300, p90_secs: 600 },
     { station: 'Fryer Station', tickets: 10, median_secs: 120, p90_secs: 240 },
   ];
-  const svg = ticketTimesChart(rows, { width: 670 });
+  const svg = ticketTimesChart(rows, { width: 770 });
   const groups = findAll(svg, cls('station-row'));
   assertDeepEqual(groups.map((g) => g.attrs['data-station']), ['Grill Station', 'Fryer Station']);
   const med = findAll(svg, cls('median'));
@@ -57,6 +57,7 @@ test('charts: ticket times draw median and p90 per station, widths in proportion
   assertEqual(findAll(svg, cls('warn-line')).length, 1);
   assertEqual(findAll(svg, cls('late-line')).length, 1);
   assertEqual(findAll(svg, cls('late-line'))[0].attrs.x1, 150 + 400);
+  assertEqual(findAll(groups[0], cls('value'))[0].attrs.x, 150 + 500 + 6, 'value label right of the p90 bar');
 });
 
 test('charts: svgString escapes text and attributes', () => {
