@@ -3,6 +3,7 @@
 
 mod api;
 mod error;
+mod screen;
 
 pub(crate) use api::{ApiState, ScreenSettings};
 
@@ -33,7 +34,8 @@ pub(crate) fn app(
         .route("/ping", get(ping))
         .route("/health", get(health_report).with_state(health_state))
         .merge(sse::router(events))
-        .merge(api::router(api));
+        .merge(api::router(api))
+        .merge(screen::router());
     if allowed_origins.is_empty() {
         return router;
     }
