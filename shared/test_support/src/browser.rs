@@ -35,8 +35,8 @@ const INSTALL_HINT: &str = "the browser tests need Debian's chromium and chromiu
      CHROMIUM / CHROMEDRIVER to their paths";
 
 /// Flags that keep a test browser quiet, local and working as root: no sandbox (root cannot
-/// use it), no GPU, no network of its own (updates, sync, QUIC probes), shared memory in the
-/// profile's folder rather than a possibly small `/dev/shm`.
+/// use it), no GPU, no network of its own (updates, sync, QUIC probes), shared memory files in
+/// the temporary folder rather than in a possibly small `/dev/shm`.
 const CHROMIUM_FLAGS: &[&str] = &[
     "--headless=new",
     "--no-sandbox",
@@ -263,7 +263,12 @@ impl Browser {
         let script = format!("return ({condition});");
         let deadline = Instant::now() + timeout;
         loop {
-            let last_seen = match self.run_script(&script, Vec::new()).await {
+            let attempt = self.client.execute(&script, Vec::new());
+            let left = deadline.saturating_duration_since(Instant::now());
+            let last_seen = match self
+                .bounded_by(left.max(POLL_INTERVAL), "wait_for_script", attempt)
+                .await
+            {
                 Ok(value) if is_truthy(&value) => return Ok(value),
                 Ok(value) => value.to_string(),
                 Err(error) => error.to_string(),
@@ -283,8 +288,13 @@ impl Browser {
     ) -> Result<Element, BrowserError> {
         let deadline = Instant::now() + timeout;
         loop {
+            let left = deadline.saturating_duration_since(Instant::now());
             let found = self
-                .bounded("find", self.client.find_all(Locator::Css(selector)))
+                .bounded_by(
+                    left.max(POLL_INTERVAL),
+                    "wait_for_selector",
+                    self.client.find_all(Locator::Css(selector)),
+                )
                 .await?;
             if let Some(element) = found.into_iter().next() {
                 return Ok(element);
@@ -425,14 +435,23 @@ impl Browser {
         command: &'static str,
         future: impl Future<Output = Result<T, CmdError>>,
     ) -> Result<T, BrowserError> {
-        match tokio::time::timeout(self.command_timeout, future).await {
+        self.bounded_by(self.command_timeout, command, future).await
+    }
+
+    async fn bounded_by<T>(
+        &self,
+        limit: Duration,
+        command: &'static str,
+        future: impl Future<Output = Result<T, CmdError>>,
+    ) -> Result<T, BrowserError> {
+        match tokio::time::timeout(limit, future).await {
             Ok(result) => result.map_err(|source| BrowserError::Command {
                 command,
                 source: Box::new(source),
             }),
             Err(_) => Err(BrowserError::CommandTimeout {
                 command,
-                timeout: self.command_timeout,
+                timeout: limit,
             }),
         }
     }
