@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Provisions the offline Bazel environment: a Debian sid root filesystem holding Debian's
 # packaged Bazel 7 stack (bazel-bootstrap, rules_rust, rules_proto, ...), protoc, a C toolchain,
-# PostgreSQL, SecantusDB (MongoDB-compatible test server) and cargo-bazel built from the
-# rules_rust source that Debian ships.
+# PostgreSQL, SecantusDB (MongoDB-compatible test server), Chromium and chromedriver (browser
+# tests) and cargo-bazel built from the rules_rust source that Debian ships.
 #
 # Idempotent: each step leaves a stamp and is skipped when its stamp matches. Safe to run
 # concurrently (a lock serialises runs). Needs root (mmdebstrap, chroot, mount).
@@ -21,6 +21,7 @@ packages=(
   bazel-rules-cc bazel-features bazel-rules-java bazel-rules-license
   protobuf-compiler libprotobuf-dev build-essential pkg-config
   postgresql
+  chromium chromium-driver
   python3.13 python3.13-venv
   ca-certificates ca-certificates-java
   cargo rustc

@@ -1,8 +1,10 @@
 //! Test harness: throwaway real servers and service processes, each stopped when dropped.
 //!
 //! Nothing here is a mock: [`PostgresServer`] runs `initdb` and `pg_ctl` on a free port in a
-//! temporary folder, [`ServiceProcess`] runs a service's real binary.
+//! temporary folder, [`ServiceProcess`] runs a service's real binary, [`Browser`] drives Debian's
+//! Chromium through chromedriver.
 
+pub mod browser;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod kitchen;
@@ -13,6 +15,7 @@ pub mod secantus;
 pub mod sse;
 pub mod sse_client;
 
+pub use browser::{Browser, BrowserError, BrowserOptions, ConsoleMessage};
 pub use fault_proxy::FaultProxy;
 pub use kitchen::{KITCHEN_WAIT, Kitchen, KitchenDatabase};
 pub use net::{free_port, wait_for_port};
