@@ -5,6 +5,7 @@
 //! bench fanout --grpc 127.0.0.1:50051 --http http://127.0.0.1:8001 --subscribers 200 --rate 500 --duration-secs 30
 //! bench all                      # throwaway durable PostgreSQL + the kitchen's binary, both scenarios
 //! bench pipeline                 # + SecantusDB and the order service: MongoDB insert -> kitchen SSE
+//! bench screen                   # the kitchen screen in headless Chromium: 500 open tickets, 50 new orders/s
 //! ```
 //!
 //! Everything runs on the loopback interface and stops by itself. See `BENCHMARKS.md`.
@@ -15,6 +16,8 @@ mod ingest;
 mod machine;
 mod orders;
 mod pipeline;
+mod screen;
+mod screenshots;
 mod services;
 mod sse;
 mod stats;
@@ -43,6 +46,11 @@ enum Command {
     /// measures MongoDB insert -> kitchen event stream (backlog and steady) against a bare
     /// change-stream reader, prints tables.
     Pipeline(pipeline::PipelineArgs),
+    /// Starts a durable PostgreSQL, the kitchen and headless Chromium; measures the kitchen
+    /// screen holding 500 open tickets while new orders arrive (time to paint, memory).
+    Screen(screen::ScreenArgs),
+    /// Takes the README's screenshots of the kitchen screen from a real kitchen.
+    Screenshots(screenshots::ScreenshotsArgs),
 }
 
 /// Prints a report; a closed stdout (`bench ... | head`) is not an error worth a panic.
@@ -65,6 +73,8 @@ fn main() -> ExitCode {
             Command::Fanout(args) => fanout::run(args).await.map(|report| print(&report)),
             Command::All(args) => all::run(args).await,
             Command::Pipeline(args) => pipeline::run(args).await,
+            Command::Screen(args) => screen::run(args).await,
+            Command::Screenshots(args) => screenshots::run(args).await,
         }
     });
     match result {
