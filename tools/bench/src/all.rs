@@ -60,12 +60,7 @@ struct Measured {
 
 /// Runs everything and prints the tables.
 pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
-    let kitchen_bin = services::binary(
-        args.kitchen_bin.as_deref(),
-        "kitchen_batch_tool_service",
-        "cargo build --release -p kitchen_batch_tool_service -p bench",
-        "--kitchen-bin",
-    )?;
+    let kitchen_bin = services::kitchen_binary(args.kitchen_bin.as_deref())?;
     println!("{}", machine_description());
 
     let postgres = services::start_durable_postgres(args.pg_max_connections).await?;

@@ -152,12 +152,7 @@ async fn page_memory(browser: &Browser) -> anyhow::Result<(f64, u64)> {
 
 /// Runs the scenario and prints a Markdown table.
 pub async fn run(args: &ScreenArgs) -> anyhow::Result<()> {
-    let kitchen_bin = services::binary(
-        args.kitchen_bin.as_deref(),
-        "kitchen_batch_tool_service",
-        "cargo build --release -p kitchen_batch_tool_service -p bench",
-        "--kitchen-bin",
-    )?;
+    let kitchen_bin = services::kitchen_binary(args.kitchen_bin.as_deref())?;
     println!("{}", machine_description());
     let postgres = services::start_durable_postgres(100).await?;
     let database_url = postgres

@@ -75,12 +75,7 @@ const WAVES: &[Wave] = &[
 
 /// Takes the pictures.
 pub async fn run(args: &ScreenshotsArgs) -> anyhow::Result<()> {
-    let kitchen_bin = services::binary(
-        args.kitchen_bin.as_deref(),
-        "kitchen_batch_tool_service",
-        "cargo build --release -p kitchen_batch_tool_service -p bench",
-        "--kitchen-bin",
-    )?;
+    let kitchen_bin = services::kitchen_binary(args.kitchen_bin.as_deref())?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let postgres = services::start_durable_postgres(50).await?;

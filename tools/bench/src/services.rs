@@ -31,6 +31,16 @@ pub fn binary(
     Ok(std::path::absolute(&path)?)
 }
 
+/// The kitchen's binary: `given` (`--kitchen-bin`), or the one next to this program.
+pub fn kitchen_binary(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    binary(
+        given,
+        "kitchen_batch_tool_service",
+        "cargo build --release -p kitchen_batch_tool_service -p bench",
+        "--kitchen-bin",
+    )
+}
+
 /// A service process started by the benchmark, killed if dropped while running.
 pub struct Service {
     child: tokio::process::Child,
