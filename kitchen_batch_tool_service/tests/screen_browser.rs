@@ -303,6 +303,83 @@ async fn after_a_restart_the_page_reconnects_and_shows_every_order_it_missed() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_page_on_an_allowed_origin_streams_reconnects_and_bumps() {
+    // Another web app's page, on another port: the design's separate "Frontend".
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let mut kitchen = start_with(&[("CORS_ALLOWED_ORIGINS", origin.as_str())]);
+    let page = format!(
+        "<!doctype html><meta charset=utf-8><link rel=icon href='data:,'><script type=module>\n\
+         window.received = [];\n\
+         const events = new EventSource('{kitchen}/orders/events');\n\
+         events.onmessage = (event) => window.received.push(JSON.parse(event.data).order_id);\n\
+         events.onopen = () => {{ window.opened = (window.opened || 0) + 1; }};\n\
+         window.bump = (body) => fetch('{kitchen}/api/batches/bump', {{method: 'POST', \
+           headers: {{'content-type': 'application/json', 'idempotency-key': 'page-1'}}, \
+           body: JSON.stringify(body)}}).then(async (answer) => [answer.status, await answer.json()]);\n\
+         </script>",
+        kitchen = kitchen.url("")
+    );
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let browser = browser().await;
+    browser.goto(&format!("{origin}/")).await.unwrap();
+    browser
+        .wait_for_script("window.opened === 1", WAIT)
+        .await
+        .expect("the stream opens across origins");
+    kitchen
+        .client()
+        .send_order(order("across", 1, &[("Burger", GRILL, 1)]))
+        .await
+        .unwrap();
+    browser
+        .wait_for_script("window.received.includes('across')", WAIT)
+        .await
+        .expect("the order arrives");
+
+    kitchen.restart();
+    kitchen
+        .client()
+        .send_order(order("after-restart", 2, &[("Burger", GRILL, 1)]))
+        .await
+        .unwrap();
+    browser
+        .wait_for_script(
+            "window.received.includes('after-restart')",
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("the browser reconnects by itself and resumes");
+    let received = browser
+        .run_script("return window.received;", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        received,
+        serde_json::json!(["across", "after-restart"]),
+        "once each"
+    );
+
+    let answer = browser
+        .run_script(
+            "return await window.bump(arguments[0]);",
+            vec![serde_json::json!({"station": GRILL, "item": "Burger"})],
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer[0], 200, "{answer}");
+    assert_eq!(answer[1]["change"]["lines"].as_array().unwrap().len(), 2);
+}
+
 async fn get_json(kitchen: &Kitchen, path: &str) -> (u16, Value) {
     let response = reqwest::get(kitchen.url(path)).await.unwrap();
     let status = response.status().as_u16();
