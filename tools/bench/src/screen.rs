@@ -204,6 +204,10 @@ pub async fn run(args: &ScreenArgs) -> anyhow::Result<()> {
     let mut ticker = tokio::time::interval(Duration::from_secs_f64(1.0 / args.rate));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let started = std::time::Instant::now();
+    // The heap after each quarter of the orders: growth that levels off is a bounded cache,
+    // growth that keeps pace with the orders a leak.
+    let quarter = (args.orders / 4).max(1);
+    let mut heap_series = vec![heap_before];
     for number in args.open..args.open + args.orders {
         ticker.tick().await;
         let request = order(number);
@@ -220,12 +224,17 @@ pub async fn run(args: &ScreenArgs) -> anyhow::Result<()> {
         if number % 100 == 0 {
             collect_painted(&browser, &mut painted).await?;
         }
+        let sent = number + 1 - args.open;
+        if sent % quarter == 0 && sent < args.orders {
+            heap_series.push(page_memory(&browser).await?.0);
+        }
     }
     let sending = started.elapsed();
     tokio::time::sleep(Duration::from_secs(2)).await;
     collect_painted(&browser, &mut painted).await?;
     let (kitchen_percent, machine_percent) = (kitchen_cpu.percent(), machine_cpu.percent());
     let (heap_after, nodes_after) = page_memory(&browser).await?;
+    heap_series.push(heap_after);
     let long_tasks = browser
         .run_script("return window.__longTasks;", Vec::new())
         .await?;
@@ -271,6 +280,12 @@ pub async fn run(args: &ScreenArgs) -> anyhow::Result<()> {
         100.0 * within_100 as f64 / summary.count.max(1) as f64,
         long_tasks.len(),
         long_tasks.iter().copied().fold(0.0, f64::max),
+    );
+    let series: Vec<String> = heap_series.iter().map(|mib| format!("{mib:.2}")).collect();
+    println!();
+    println!(
+        "heap (MiB, after a forced GC) at 0, 1/4, 1/2, 3/4 and all of the orders: {}",
+        series.join(" -> ")
     );
     println!();
     println!("load after: {}", load_average());
