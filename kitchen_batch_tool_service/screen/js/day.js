@@ -25,7 +25,7 @@ async function load(api) {
     const day = await api.day(from, to);
     const width = Math.max(480, Math.min(1100, document.getElementById('orders-chart').clientWidth || 640));
     document.getElementById('orders-chart').innerHTML = svgString(ordersPerHourChart(day.orders_per_hour, { width }));
-    document.getElementById('times-chart').innerHTML = svgString(ticketTimesChart(day.ticket_times, { width }));
+    document.getElementById('times-chart').innerHTML = svgString(ticketTimesChart(day.ticket_times, { width, aging: day.aging }));
     document.getElementById('day-summary').textContent = summary(day);
     const slow = (day.ticket_times || []).slice().sort((a, b) => b.p90_secs - a.p90_secs)[0];
     document.getElementById('times-summary').textContent = slow
