@@ -221,11 +221,11 @@ pub async fn run(args: &ScreenArgs) -> anyhow::Result<()> {
                 .send();
             tokio::spawn(handing_over);
         }
-        if number % 100 == 0 {
+        if number.is_multiple_of(100) {
             collect_painted(&browser, &mut painted).await?;
         }
         let sent = number + 1 - args.open;
-        if sent % quarter == 0 && sent < args.orders {
+        if sent.is_multiple_of(quarter) && sent < args.orders {
             heap_series.push(page_memory(&browser).await?.0);
         }
     }
