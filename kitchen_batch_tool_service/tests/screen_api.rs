@@ -14,17 +14,7 @@ const GRILL: &str = "Grill Station";
 const FRYER: &str = "Fryer Station";
 
 fn order(id: &str, brand: &str, minute: u32, items: &[(&str, &str, i32)]) -> OrderRequest {
-    OrderRequest {
-        order_id: id.into(),
-        otter_order_id: format!("otter-{id}"),
-        brand_name: brand.into(),
-        order_items: items
-            .iter()
-            .map(|(name, station, quantity)| item(name, station, *quantity))
-            .collect(),
-        timestamp: format!("2026-12-02T10:{minute:02}:00.000Z"),
-        source: "mongodb_changestream".into(),
-    }
+    order_of(id, brand, minute, items)
 }
 
 /// Three orders, sent newest first: the snapshot sorts them by their own time.

@@ -17,17 +17,7 @@ use test_support::Browser;
 const GRILL: &str = "Grill Station";
 
 fn order(id: &str, minute: u32, items: &[(&str, &str, i32)]) -> OrderRequest {
-    OrderRequest {
-        order_id: id.into(),
-        otter_order_id: format!("otter-{id}"),
-        brand_name: "Desayuna".into(),
-        order_items: items
-            .iter()
-            .map(|(name, station, quantity)| item(name, station, *quantity))
-            .collect(),
-        timestamp: format!("2026-12-02T10:{minute:02}:00.000Z"),
-        source: "mongodb_changestream".into(),
-    }
+    order_of(id, "Desayuna", minute, items)
 }
 
 async fn browser() -> Browser {

@@ -1,7 +1,7 @@
 //! The Server-Sent Events wire format of the event log: the JSON the screens read and the
 //! framing.
 
-use crate::events::{ChangeEvent, OrderEvent};
+use crate::events::{ChangeEvent, LogEvent, OrderEvent};
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -62,6 +62,15 @@ pub(crate) fn order_frame(event: &OrderEvent, station: Option<&str>) -> Option<B
 fn message_frame(id: i64, data: &str) -> Bytes {
     debug_assert!(!data.contains('\n'), "SSE data must be one line");
     Bytes::from(format!("id: {id}\ndata: {data}\n\n"))
+}
+
+/// The frame of any entry of the log: an order (`None` when a station filter leaves no items)
+/// or a change (sent whole: it names the items it touches).
+pub(crate) fn log_frame(event: &LogEvent, station: Option<&str>) -> Option<Bytes> {
+    match event {
+        LogEvent::Order(order) => order_frame(order, station),
+        LogEvent::Change(change) => Some(change_frame(change)),
+    }
 }
 
 /// A ticket change as a named event (`event: item_bumped`, ...), so that the design's

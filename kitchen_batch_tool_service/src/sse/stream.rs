@@ -1,8 +1,7 @@
 //! One screen's stream: frames from the hub, or from PostgreSQL while catching up.
 
 use super::EventsState;
-use super::frame::{heartbeat_frame, reset_frame, retry_frame};
-use crate::events::LogEvent;
+use super::frame::{heartbeat_frame, log_frame, reset_frame, retry_frame};
 use crate::tail::changed_or_pending;
 use crate::tail::hub::Read;
 use bytes::{Bytes, BytesMut};
@@ -165,7 +164,7 @@ impl EventStream {
                 for event in &page.events {
                     self.cursor = event.id();
                     self.pending
-                        .extend(replay_frame(event, self.station.as_deref()));
+                        .extend(log_frame(event, self.station.as_deref()));
                 }
                 if page.complete {
                     self.cursor = self.cursor.max(through);
@@ -180,13 +179,5 @@ impl EventStream {
                 self.closing = true;
             }
         }
-    }
-}
-
-/// A replayed event's frame, as [`crate::tail::hub::LiveEvent::frame_for`] makes live ones.
-fn replay_frame(event: &LogEvent, station: Option<&str>) -> Option<Bytes> {
-    match event {
-        LogEvent::Order(order) => super::frame::order_frame(order, station),
-        LogEvent::Change(change) => Some(super::frame::change_frame(change)),
     }
 }

@@ -11,7 +11,7 @@ use crate::tickets::{
     RecallScope, RecalledTicket, StationTicketTimes, Ticket, TicketItem, fill_hours,
 };
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -103,6 +103,10 @@ struct Queries {
     recall_all_stations: String,
     recall_expo: String,
     ticket_times: String,
+    /// The log position a snapshot reflects, and the server's clock.
+    snapshot_position: String,
+    /// A change's event id and time.
+    change_id: String,
 }
 
 static QUERIES: LazyLock<Queries> = LazyLock::new(|| {
@@ -141,6 +145,15 @@ static QUERIES: LazyLock<Queries> = LazyLock::new(|| {
         ),
         // Per station, the tickets whose items there were all done within the range, and the
         // time from receiving each to its last item there.
+        snapshot_position: format!(
+            "SELECT ({}), {}",
+            super::read::final_position_sql(),
+            iso_time("clock_timestamp()")
+        ),
+        change_id: format!(
+            "SELECT pg_current_xact_id()::text::bigint << 16, {}",
+            iso_time("now()")
+        ),
         ticket_times: "WITH done AS ( \
                  SELECT i.event_id, i.station_name, max(i.done_at) AS done_at, \
                         bool_and(i.done_by IS NOT NULL) AS all_done \
@@ -302,13 +315,10 @@ impl OrderStore {
                 .execute(&mut *transaction)
                 .await?;
             // The snapshot is taken by this first query, and the read below shares it.
-            let (last_event_id, server_time): (Option<i64>, String) = sqlx::query_as(&format!(
-                "SELECT ({}), {}",
-                super::read::final_position_sql(),
-                iso_time("clock_timestamp()")
-            ))
-            .fetch_one(&mut *transaction)
-            .await?;
+            let (last_event_id, server_time): (Option<i64>, String) =
+                sqlx::query_as(&QUERIES.snapshot_position)
+                    .fetch_one(&mut *transaction)
+                    .await?;
             let content = read(&mut transaction).await?;
             transaction.commit().await?;
             Ok(Snapshot {
@@ -459,12 +469,9 @@ impl OrderStore {
         {
             return Ok(outcome);
         }
-        let (event_id, at): (i64, String) = sqlx::query_as(&format!(
-            "SELECT pg_current_xact_id()::text::bigint << 16, {}",
-            iso_time("now()")
-        ))
-        .fetch_one(&mut *transaction)
-        .await?;
+        let (event_id, at): (i64, String) = sqlx::query_as(&QUERIES.change_id)
+            .fetch_one(&mut *transaction)
+            .await?;
         let effect = match request {
             ChangeRequest::BumpItem { order_id, position } => {
                 bump_item(&mut transaction, event_id, order_id, *position).await?
@@ -532,8 +539,8 @@ impl OrderStore {
             // The same request, sent again while the first was in flight, was recorded first.
             transaction.rollback().await?;
             let key = idempotency_key.expect("only a key conflicts");
-            let mut reader = self.pool.begin().await?;
-            return earlier_answer(&mut reader, key, &fingerprint)
+            let mut connection = self.pool.acquire().await?;
+            return earlier_answer(&mut connection, key, &fingerprint)
                 .await?
                 .ok_or_else(|| ChangeError::Conflict("the request was retried at once".into()));
         };
@@ -551,14 +558,14 @@ impl OrderStore {
 
 /// The answer given to the first request with `key`, if there was one.
 async fn earlier_answer(
-    transaction: &mut Transaction<'_, Postgres>,
+    connection: &mut PgConnection,
     key: &str,
     fingerprint: &str,
 ) -> Result<Option<ChangeOutcome>, ChangeError> {
     let earlier: Option<(String, String)> =
         sqlx::query_as("SELECT request, data FROM ticket_changes WHERE idempotency_key = $1")
             .bind(key)
-            .fetch_optional(&mut **transaction)
+            .fetch_optional(&mut *connection)
             .await?;
     match earlier {
         Some((request, data)) if request == fingerprint => Ok(Some(ChangeOutcome::Made(data))),

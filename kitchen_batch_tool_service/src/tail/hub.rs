@@ -25,22 +25,12 @@ impl LiveEvent {
     }
 
     /// The event's frame for a screen that shows only `station`'s items: `None` for an order
-    /// with none there. Changes are sent whole: they name the items they touch.
+    /// with none there. Only an order with a filter needs a frame of its own.
     pub(crate) fn frame_for(&self, station: Option<&str>) -> Option<Bytes> {
         match (&self.event, station) {
-            (LogEvent::Order(order), Some(station)) => {
-                crate::sse::frame::order_frame(order, Some(station))
-            }
+            (LogEvent::Order(_), Some(_)) => crate::sse::frame::log_frame(&self.event, station),
             _ => Some(self.frame.clone()),
         }
-    }
-}
-
-/// The unfiltered frame of `event`, or `None` for an order that cannot be shown.
-fn frame(event: &LogEvent) -> Option<Bytes> {
-    match event {
-        LogEvent::Order(order) => crate::sse::frame::order_frame(order, None),
-        LogEvent::Change(change) => Some(crate::sse::frame::change_frame(change)),
     }
 }
 
@@ -119,7 +109,7 @@ impl EventHub {
         };
         let live: Vec<Arc<LiveEvent>> = events
             .into_iter()
-            .filter_map(|event| match frame(&event) {
+            .filter_map(|event| match crate::sse::frame::log_frame(&event, None) {
                 Some(frame) => Some(Arc::new(LiveEvent { event, frame })),
                 None => {
                     // Only a row written by hand can have no items: it is passed over.
