@@ -1,6 +1,7 @@
 //! The order block the kitchen prints to stdout, grouped by station.
 
 use crate::events::OrderEvent;
+use crate::metrics::Metrics;
 use crate::order::Order;
 use crate::store::{OrderStore, PageLimits, StoreError};
 use crate::tail::changed_or_pending;
@@ -62,6 +63,8 @@ pub(crate) struct ConsoleSettings {
     pub(crate) buffer_bytes: usize,
     /// How much one catch-up read from the database may hold.
     pub(crate) page: PageLimits,
+    /// Counts the orders printed.
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// What a chunk costs besides its text, so that chunks of no text are bounded too.
@@ -70,6 +73,7 @@ const CHUNK_OVERHEAD: usize = 64;
 /// Text on its way to the output, with the log position it completes.
 struct Chunk {
     text: String,
+    orders: u64,
     through: i64,
     _room: OwnedSemaphorePermit,
 }
@@ -99,7 +103,10 @@ pub(crate) async fn run_console(
     let (chunks, to_print) = std::sync::mpsc::channel::<Chunk>();
     let writer = std::thread::Builder::new()
         .name("console".into())
-        .spawn(move || write_chunks(output, &to_print, &printed))
+        .spawn({
+            let metrics = Arc::clone(&settings.metrics);
+            move || write_chunks(output, &to_print, &printed, &metrics)
+        })
         .expect("spawn the console thread");
     let saver = tokio::spawn({
         let store = store.clone();
@@ -183,6 +190,7 @@ pub(crate) async fn run_console(
         if chunks
             .send(Chunk {
                 text,
+                orders: events.len() as u64,
                 through,
                 _room: room,
             })
@@ -203,6 +211,7 @@ fn write_chunks(
     mut output: Box<dyn Write + Send>,
     chunks: &std::sync::mpsc::Receiver<Chunk>,
     printed: &watch::Sender<i64>,
+    metrics: &Metrics,
 ) {
     for chunk in chunks {
         if let Err(error) = output
@@ -212,6 +221,7 @@ fn write_chunks(
             tracing::warn!(%error, "the console output failed: orders are no longer printed");
             return;
         }
+        metrics.orders_printed(chunk.orders);
         printed.send_replace(chunk.through);
     }
 }
@@ -301,6 +311,7 @@ mod console_tests {
             instance: "k1".into(),
             buffer_bytes: 4096,
             page: SETTINGS_PAGE,
+            metrics: Arc::default(),
         }
     }
 

@@ -1,10 +1,13 @@
 //! The kitchen's `OrderHandler`: validate, store, answer once committed.
 
+use crate::metrics::{Answer, Metrics, Rejection};
 use crate::order::validate;
 use crate::writer::{OrderWriter, StoreOutcome, WriteError};
 use grpc_servers::{HandlerError, OrderHandler};
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
 use shared_utils::time::now_iso8601;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// The answer's message for a new order.
 const RECEIVED_MESSAGE: &str = "Order received";
@@ -16,23 +19,25 @@ const ALREADY_RECEIVED_MESSAGE: &str = "Order already received; not processed ag
 #[derive(Debug, Clone)]
 pub(crate) struct KitchenOrderHandler {
     writer: OrderWriter,
+    metrics: Arc<Metrics>,
 }
 
 impl KitchenOrderHandler {
-    pub(crate) fn new(writer: OrderWriter) -> Self {
-        Self { writer }
+    pub(crate) fn new(writer: OrderWriter, metrics: Arc<Metrics>) -> Self {
+        Self { writer, metrics }
     }
-}
 
-impl OrderHandler for KitchenOrderHandler {
-    async fn handle_order(&self, request: OrderRequest) -> Result<OrderResponse, HandlerError> {
-        let order =
-            validate(request).map_err(|error| HandlerError::InvalidArgument(error.to_string()))?;
+    async fn store(&self, request: OrderRequest) -> Result<OrderResponse, HandlerError> {
+        let order = validate(request).map_err(|error| {
+            self.metrics.order_rejected(Rejection::invalid);
+            HandlerError::InvalidArgument(error.to_string())
+        })?;
         let order_id = order.order_id.clone();
         let message = match self.writer.write(order).await {
             Ok(StoreOutcome::Stored { .. }) => RECEIVED_MESSAGE,
             Ok(StoreOutcome::AlreadyReceived) => ALREADY_RECEIVED_MESSAGE,
             Err(error @ WriteError::Refused(_)) => {
+                self.metrics.order_rejected(Rejection::refused_by_database);
                 return Err(HandlerError::InvalidArgument(error.to_string()));
             }
             Err(error @ (WriteError::Unavailable(_) | WriteError::Stopped)) => {
@@ -45,5 +50,21 @@ impl OrderHandler for KitchenOrderHandler {
             order_id,
             processed_at: now_iso8601(),
         })
+    }
+}
+
+impl OrderHandler for KitchenOrderHandler {
+    async fn handle_order(&self, request: OrderRequest) -> Result<OrderResponse, HandlerError> {
+        let started = Instant::now();
+        self.metrics.order_received();
+        let result = self.store(request).await;
+        let answer = match &result {
+            Ok(response) if response.message == RECEIVED_MESSAGE => Answer::stored,
+            Ok(_) => Answer::duplicate,
+            Err(HandlerError::InvalidArgument(_)) => Answer::rejected,
+            Err(HandlerError::Unavailable(_)) => Answer::unavailable,
+        };
+        self.metrics.order_answered(answer, started.elapsed());
+        result
     }
 }

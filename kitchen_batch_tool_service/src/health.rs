@@ -82,6 +82,9 @@ pub(crate) struct KitchenHealth {
     pub(crate) database: Component,
     pub(crate) writer: Component,
     pub(crate) tailer: Component,
+    /// The process itself: healthy once its servers run, stopped from the shutdown request on,
+    /// so that health turns away new work while the in-flight work finishes.
+    pub(crate) service: Component,
 }
 
 /// `GET /health`'s body.
@@ -107,11 +110,12 @@ impl KitchenHealth {
             database: Component::new("database"),
             writer: Component::new("writer"),
             tailer: Component::new("tailer"),
+            service: Component::new("service"),
         }
     }
 
-    fn components(&self) -> [&Component; 3] {
-        [&self.database, &self.writer, &self.tailer]
+    fn components(&self) -> [&Component; 4] {
+        [&self.database, &self.writer, &self.tailer, &self.service]
     }
 
     /// Whether every component is healthy: the kitchen can store and show orders.
@@ -233,6 +237,8 @@ mod tests {
         health.database.healthy();
         health.writer.healthy();
         health.tailer.healthy();
+        assert!(!health.serving(), "not before its servers run");
+        health.service.healthy();
         assert!(health.serving());
         health
             .tailer
@@ -244,5 +250,8 @@ mod tests {
         assert_eq!((tailer.name, tailer.state), ("tailer", "retrying"));
         assert!(tailer.reason.as_deref().unwrap().contains("timeout"));
         assert_eq!(report.position, 42);
+        health.tailer.healthy();
+        health.service.stopped("shutting down".into());
+        assert!(!health.serving(), "not once it is stopping");
     }
 }

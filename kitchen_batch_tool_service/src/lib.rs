@@ -13,6 +13,7 @@ mod events;
 mod grpc;
 mod health;
 mod http;
+mod metrics;
 mod order;
 mod service;
 mod sse;

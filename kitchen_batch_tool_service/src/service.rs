@@ -5,6 +5,7 @@ use crate::console::{ConsoleSettings, run_console};
 use crate::grpc::KitchenOrderHandler;
 use crate::health::{KitchenHealth, probe_database};
 use crate::http::{ApiState, ScreenSettings};
+use crate::metrics::Metrics;
 use crate::sse::{EventsState, SseSettings};
 use crate::store::{OrderStore, PageLimits, StoreError};
 use crate::tail::hub::{EventHub, WindowLimits};
@@ -63,6 +64,8 @@ const CONSOLE_BUFFER_BYTES: usize = 1 << 20;
 /// Committed orders held back from screens longer than this (by a long transaction elsewhere in
 /// the cluster) turn the tailer's health to failing.
 const HELD_BACK_ALARM: Duration = Duration::from_secs(10);
+/// How long health reports "shutting down" before the servers stop accepting.
+const HEALTH_NOTICE: Duration = Duration::from_millis(250);
 /// How often the database is probed for the health reports.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -96,6 +99,7 @@ pub async fn run(
         start_position,
     );
     let health = KitchenHealth::new();
+    let metrics = Arc::new(Metrics::default());
     let commits = Arc::new(watch::Sender::new(0_u64));
     let recent = RecentCommits::new(RECENT_COMMITS_BYTES);
     let (writer, writer_tasks) = OrderWriter::spawn(
@@ -108,6 +112,7 @@ pub async fn run(
         Arc::clone(&commits),
         recent.clone(),
         health.writer.clone(),
+        Arc::clone(&metrics),
     );
     health.writer.healthy();
 
@@ -158,6 +163,7 @@ pub async fn run(
             instance: instance.clone(),
             buffer_bytes: CONSOLE_BUFFER_BYTES,
             page: PAGE,
+            metrics: Arc::clone(&metrics),
         };
         let (store, hub, drain) = (store.clone(), hub.clone(), console_drain.clone());
         background_tasks.spawn(async move {
@@ -178,12 +184,19 @@ pub async fn run(
     let stopping = CancellationToken::new();
     let (stop_requested, deadline) = watch::channel(None::<Instant>);
     let shutdown_timeout = Duration::from_secs(config.shutdown_timeout_secs);
+    // Before the shutdown watcher starts, so that a shutdown request always has the last word.
+    health.service.healthy();
     tokio::spawn({
         let stopping = stopping.clone();
+        let service_health = health.service.clone();
         async move {
             shutdown.await;
             tracing::info!(timeout_secs = shutdown_timeout.as_secs(), "shutting down");
             stop_requested.send_replace(Some(Instant::now() + shutdown_timeout));
+            service_health.stopped("shutting down".into());
+            // Health watchers (a load balancer, the order service's probes) hear NOT_SERVING
+            // before the servers stop accepting.
+            tokio::time::sleep(HEALTH_NOTICE).await;
             stopping.cancel();
         }
     });
@@ -198,6 +211,7 @@ pub async fn run(
         },
         shutdown: stopping.clone(),
         replays: Arc::new(tokio::sync::Semaphore::new(crate::sse::REPLAYS_AT_ONCE)),
+        metrics: Arc::clone(&metrics),
     };
     let api = ApiState {
         store: store.clone(),
@@ -207,8 +221,9 @@ pub async fn run(
             late_after: Duration::from_secs(config.screen_late_after_secs),
             ready_kept: Duration::from_secs(config.screen_ready_kept_secs),
         },
+        metrics: Arc::clone(&metrics),
     };
-    let handler = Arc::new(KitchenOrderHandler::new(writer));
+    let handler = Arc::new(KitchenOrderHandler::new(writer, metrics));
     tracing::info!(grpc = %config.grpc_addr, http = %config.http_addr, %instance,
         "kitchen batch tool service ready");
     let grpc = grpc_servers::start_order_server(

@@ -8,6 +8,7 @@
 
 use crate::events::OrderEvent;
 use crate::health::{Component, StoppedOnPanic};
+use crate::metrics::Metrics;
 use crate::order::Order;
 use crate::store::{Insertion, OrderStore, StoreError};
 use crate::tail::RecentCommits;
@@ -80,6 +81,7 @@ impl OrderWriter {
         commits: Arc<CommitCounter>,
         recent: RecentCommits,
         health: Component,
+        metrics: Arc<Metrics>,
     ) -> (Self, JoinSet<()>) {
         let max_batch = settings.max_batch.clamp(1, crate::store::MAX_BATCH);
         let (sender, receiver) = mpsc::channel(max_batch * 4);
@@ -94,6 +96,7 @@ impl OrderWriter {
                 recent: recent.clone(),
                 _stopped_on_panic: health.stopped_on_panic("a writer task"),
                 health: health.clone(),
+                metrics: Arc::clone(&metrics),
                 connection: None,
                 last_used: Instant::now(),
             };
@@ -128,6 +131,7 @@ struct Worker {
     /// Where the committed orders wait for the tailer.
     recent: RecentCommits,
     health: Component,
+    metrics: Arc<Metrics>,
     /// Kept from one batch to the next, so that a busy writer does not pay the pool's liveness
     /// ping per batch; `None` after a failure.
     connection: Option<PoolConnection<Postgres>>,
@@ -267,11 +271,16 @@ impl Worker {
             Some(connection) => connection,
             None => self.connection.insert(self.store.acquire().await?),
         };
+        let started = Instant::now();
         let result = self
             .store
             .insert_batch(connection, orders, &self.instance)
             .await;
         self.last_used = Instant::now();
+        if result.is_ok() {
+            self.metrics
+                .batch_committed(orders.len(), self.last_used - started);
+        }
         if matches!(&result, Err(error) if !error.is_refusal()) {
             self.discard_connection();
         }
@@ -309,6 +318,7 @@ mod tests {
             Arc::new(watch::Sender::new(0)),
             RecentCommits::new(1 << 20),
             Component::new("writer"),
+            Arc::default(),
         )
     }
 
@@ -359,6 +369,7 @@ mod tests {
             commits: Arc::new(watch::Sender::new(0)),
             recent: RecentCommits::new(1 << 20),
             health: Component::new("writer"),
+            metrics: Arc::default(),
             connection: None,
             last_used: Instant::now(),
         };

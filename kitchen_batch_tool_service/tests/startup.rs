@@ -76,3 +76,69 @@ async fn the_grpc_health_service_reports_the_order_service_serving() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// SIGTERM: gRPC health turns NOT_SERVING before the servers stop, a connected
+/// screen's stream ends with a retry hint (so its EventSource reconnects rather than give up),
+/// and the process exits 0 within its bound.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_turns_health_away_ends_streams_with_a_retry_hint_and_exits_zero() {
+    let mut kitchen = common::start_with(&[("SHUTDOWN_TIMEOUT_SECS", "3")]);
+    let channel =
+        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", kitchen.grpc_port))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+    let mut watch = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: "order_service.v1.OrderService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let serving = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(update)) = watch.message().await {
+            if update.status() == ServingStatus::Serving {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(serving, Ok(true), "serving before the signal");
+    kitchen
+        .client()
+        .send_order(common::numbered_order("before"))
+        .await
+        .unwrap();
+    let screen = kitchen.events("", None).await;
+
+    let started = std::time::Instant::now();
+    assert!(kitchen.process().signal("TERM"));
+    let next = tokio::time::timeout(WAIT, watch.message())
+        .await
+        .expect("an update");
+    let status = next
+        .unwrap()
+        .expect("an update before the stream ends")
+        .status();
+    assert_eq!(status, ServingStatus::NotServing);
+
+    let end = screen.end(WAIT).await.expect("the stream ends");
+    assert!(
+        end.retries >= 2 && end.retry.is_some(),
+        "a retry hint at the start and one at the end: {end:?}"
+    );
+    let log = kitchen.process().stderr();
+    assert!(
+        log.iter().any(|line| line.contains("shutting down")),
+        "{log:?}"
+    );
+    let code = kitchen.terminate(WAIT);
+    assert_eq!(code, Some(0), "a clean exit");
+    let took = started.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "SIGTERM took {took:?} with a 3 s bound"
+    );
+}

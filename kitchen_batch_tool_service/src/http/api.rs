@@ -2,6 +2,7 @@
 //! API").
 
 use super::error::ApiError;
+use crate::metrics::Metrics;
 use crate::store::{ChangeOutcome, OrderStore};
 use crate::tickets::{Board, ChangeRequest, DayRange, RecallScope, all_day};
 use axum::body::Bytes;
@@ -36,6 +37,7 @@ pub(crate) struct ApiState {
     /// instances) as an order does.
     pub(crate) commits: Arc<watch::Sender<u64>>,
     pub(crate) settings: ScreenSettings,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// Most tickets a snapshot holds.
@@ -337,6 +339,7 @@ async fn change(
     match outcome? {
         ChangeOutcome::Made(data) => {
             tracing::info!(order_id, request = %request.fingerprint(), "tickets changed");
+            state.metrics.ticket_changed(request.kind().as_str());
             state.commits.send_modify(|count| *count += 1);
             Ok((
                 [(

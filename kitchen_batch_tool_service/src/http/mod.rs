@@ -1,5 +1,5 @@
-//! The HTTP application: `GET /ping`, `GET /health`, the event stream, the screen API and the
-//! screen itself.
+//! The HTTP application: `GET /ping`, `GET /health`, `GET /metrics`, the event stream, the
+//! screen API and the screen itself.
 
 mod api;
 mod error;
@@ -8,6 +8,7 @@ mod screen;
 pub(crate) use api::{ApiState, ScreenSettings};
 
 use crate::health::KitchenHealth;
+use crate::metrics::{self, Metrics};
 use crate::sse::{self, EventsState};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,6 +17,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 /// The whole HTTP application, built here so that tests serve exactly what production serves.
@@ -33,6 +35,10 @@ pub(crate) fn app(
     let router = Router::new()
         .route("/ping", get(ping))
         .route("/health", get(health_report).with_state(health_state))
+        .route(
+            "/metrics",
+            get(metrics).with_state(Arc::clone(&events.metrics)),
+        )
         .merge(sse::router(events))
         .merge(api::router(api))
         .merge(screen::router());
@@ -65,6 +71,14 @@ fn cors(allowed_origins: &[HeaderValue]) -> CorsLayer {
 /// The design's liveness answer: the process is up, whatever its dependencies do.
 async fn ping() -> Json<Value> {
     Json(json!({ "status": "ok", "service": "kitchen_batch_tool_service" }))
+}
+
+/// Every metric, in the OpenMetrics text format Prometheus scrapes.
+async fn metrics(State(metrics): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, metrics::CONTENT_TYPE)],
+        metrics.encode(),
+    )
 }
 
 #[derive(Clone)]

@@ -8,6 +8,7 @@
 pub(crate) mod frame;
 mod stream;
 
+use crate::metrics::Metrics;
 use crate::store::{OrderStore, PageLimits};
 use crate::tail::hub::EventHub;
 use axum::Router;
@@ -47,6 +48,7 @@ pub(crate) struct EventsState {
     /// Replays from PostgreSQL at once, over all streams: after a restart every reconnecting
     /// screen replays, and this bounds their memory and their share of the pool.
     pub(crate) replays: Arc<Semaphore>,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 /// How many streams may replay from PostgreSQL at once.

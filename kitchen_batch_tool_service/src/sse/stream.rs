@@ -2,6 +2,7 @@
 
 use super::EventsState;
 use super::frame::{heartbeat_frame, log_frame, reset_frame, retry_frame};
+use crate::metrics::{ConnectedScreen, StreamEnd};
 use crate::tail::changed_or_pending;
 use crate::tail::hub::Read;
 use bytes::{Bytes, BytesMut};
@@ -42,6 +43,7 @@ pub(super) struct EventStream {
     /// Held from a replay page's read until its frames have been handed to the connection.
     replay_permit: Option<OwnedSemaphorePermit>,
     closing: bool,
+    _connected: ConnectedScreen,
 }
 
 impl EventStream {
@@ -52,6 +54,7 @@ impl EventStream {
             Start::Live => live_from,
             Start::After(after) => after,
             Start::Reset { requested } => {
+                state.metrics.screen_reset();
                 tracing::warn!(
                     last_event_id = requested,
                     continues_after = live_from,
@@ -62,6 +65,7 @@ impl EventStream {
             }
         };
         let heartbeat = state.settings.heartbeat;
+        let connected = state.metrics.screen_connected();
         Self {
             position: state.hub.watch_position(),
             state,
@@ -73,6 +77,7 @@ impl EventStream {
             heartbeat_timer: Box::pin(tokio::time::sleep(heartbeat)),
             replay_permit: None,
             closing: false,
+            _connected: connected,
         }
     }
 
@@ -84,32 +89,38 @@ impl EventStream {
             }
             // The last replayed page has been taken by the connection.
             self.replay_permit = None;
-            if self.closing || self.state.shutdown.is_cancelled() {
+            if self.closing {
                 return None;
+            }
+            if self.state.shutdown.is_cancelled() {
+                self.close_for_shutdown();
+                continue;
             }
             if let Some(through) = self.catching_up_through {
                 let shutdown = self.state.shutdown.clone();
                 let replays = Arc::clone(&self.state.replays);
                 tokio::select! {
                     biased;
-                    () = shutdown.cancelled() => return None,
+                    () = shutdown.cancelled() => continue,
                     permit = replays.acquire_owned() => {
                         self.replay_permit = Some(permit.expect("never closed"));
                     }
                 }
                 tokio::select! {
                     biased;
-                    () = shutdown.cancelled() => return None,
+                    () = shutdown.cancelled() => {}
                     () = self.replay_page(through) => {}
                 }
                 continue;
             }
             match self.state.hub.read(self.cursor, MAX_EVENTS_PER_WRITE) {
                 Read::Events(events) => {
+                    let before = self.pending.len();
                     for live in events {
                         self.cursor = live.event.id();
                         self.pending.extend(live.frame_for(self.station.as_deref()));
                     }
+                    self.count_sent(before);
                     continue;
                 }
                 Read::Behind => {
@@ -117,6 +128,7 @@ impl EventStream {
                         cursor = self.cursor,
                         "a screen is behind the in-memory window; catching up from the database"
                     );
+                    self.state.metrics.screen_catching_up();
                     self.catching_up_through = Some(self.state.hub.position());
                     continue;
                 }
@@ -124,7 +136,7 @@ impl EventStream {
             }
             tokio::select! {
                 biased;
-                () = self.state.shutdown.cancelled() => return None,
+                () = self.state.shutdown.cancelled() => {}
                 () = changed_or_pending(&mut self.position) => {}
                 () = self.heartbeat_timer.as_mut() => {
                     let now = Instant::now();
@@ -137,6 +149,23 @@ impl EventStream {
                 }
             }
         }
+    }
+
+    /// Counts the frames queued since the queue held `before` (a station's stream leaves out the
+    /// entries that are not its station's).
+    fn count_sent(&self, before: usize) {
+        self.state
+            .metrics
+            .events_sent((self.pending.len() - before) as u64);
+    }
+
+    /// Ends the stream with a retry hint, so that the screen reconnects (to this instance once
+    /// it is back, or to another behind the same address) rather than give up.
+    fn close_for_shutdown(&mut self) {
+        self.pending
+            .push_back(retry_frame(self.state.settings.retry_millis));
+        self.state.metrics.screen_dropped(StreamEnd::shutdown);
+        self.closing = true;
     }
 
     /// The pending frames as one chunk.
@@ -161,11 +190,13 @@ impl EventStream {
             .await
         {
             Ok(page) => {
+                let before = self.pending.len();
                 for event in &page.events {
                     self.cursor = event.id();
                     self.pending
                         .extend(log_frame(event, self.station.as_deref()));
                 }
+                self.count_sent(before);
                 if page.complete {
                     self.cursor = self.cursor.max(through);
                     self.catching_up_through = None;
@@ -176,6 +207,7 @@ impl EventStream {
                     "SSE replay failed; closing the stream with a retry hint");
                 self.pending
                     .push_back(retry_frame(self.state.settings.retry_millis));
+                self.state.metrics.screen_dropped(StreamEnd::replay_failed);
                 self.closing = true;
             }
         }

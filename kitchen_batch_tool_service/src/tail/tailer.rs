@@ -215,7 +215,14 @@ mod tests {
             connections: 2,
             instance: instance.into(),
         };
-        OrderWriter::spawn(store.clone(), settings, commits, recent.clone(), health)
+        OrderWriter::spawn(
+            store.clone(),
+            settings,
+            commits,
+            recent.clone(),
+            health,
+            Arc::default(),
+        )
     }
 
     #[tokio::test(flavor = "multi_thread")]

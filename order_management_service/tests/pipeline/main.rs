@@ -14,7 +14,7 @@ use support::{
     CHECKPOINTS, DEAD_LETTER, KitchenChecks, OrderService, Stack, assert_each_once,
     design_test_order, event_order_id, event_order_ids, eventually, numbered_order,
 };
-use test_support::SseClient;
+use test_support::{Scraped, SseClient};
 
 /// The design's test order: the kitchen prints the block, screens receive the exact JSON, the
 /// service logs `Order sent successfully` and stores its checkpoint.
@@ -132,21 +132,47 @@ async fn the_design_test_order_reaches_the_kitchen_console_and_screens() {
     assert!(health["lag_ms"].is_i64(), "{health}");
     assert_eq!(health["last_event_at"], json!(timestamp));
 
-    // The same counters on /metrics, in the OpenMetrics text format.
+    // The same counters on /metrics, in the OpenMetrics text format, on both services: what a
+    // Prometheus scrape reads.
     let metrics = reqwest::get(stack.service.url("/metrics")).await.unwrap();
     assert_eq!(
         metrics.headers()["content-type"],
         "application/openmetrics-text; version=1.0.0; charset=utf-8"
     );
-    let metrics = metrics.text().await.unwrap();
-    for line in [
-        "order_management_insert_events_total 1",
-        "order_management_orders_sent_total 1",
-        "order_management_delivery_seconds_count 1",
+    let sender = Scraped::fetch(&stack.service.url("/metrics"))
+        .await
+        .unwrap();
+    for (name, expected) in [
+        ("order_management_insert_events_total", 1.0),
+        ("order_management_orders_sent_total", 1.0),
+        ("order_management_delivery_seconds_count", 1.0),
+        ("order_management_delivery_retries_total", 0.0),
     ] {
-        assert!(
-            metrics.lines().any(|l| l == line),
-            "{line:?} in:\n{metrics}"
+        assert_eq!(
+            sender.value(name, &[]),
+            Some(expected),
+            "{name} in:\n{}",
+            sender.text
+        );
+    }
+    let kitchen = Scraped::fetch(&stack.kitchen().url("/metrics"))
+        .await
+        .unwrap();
+    for (name, labels, expected) in [
+        ("kitchen_orders_received_total", &[][..], 1.0),
+        ("kitchen_orders_stored_total", &[], 1.0),
+        (
+            "kitchen_send_order_seconds_count",
+            &[("answer", "stored")],
+            1.0,
+        ),
+        ("kitchen_orders_printed_total", &[], 1.0),
+    ] {
+        assert_eq!(
+            kitchen.value(name, labels),
+            Some(expected),
+            "{name} in:\n{}",
+            kitchen.text
         );
     }
 

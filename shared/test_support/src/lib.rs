@@ -8,6 +8,7 @@ pub mod browser;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod kitchen;
+pub mod metrics;
 pub mod net;
 pub mod postgres;
 pub mod process;
@@ -18,12 +19,13 @@ pub mod sse_client;
 pub use browser::{Browser, BrowserError, BrowserOptions, ConsoleMessage};
 pub use fault_proxy::FaultProxy;
 pub use kitchen::{KITCHEN_WAIT, Kitchen, KitchenDatabase};
+pub use metrics::{ScrapeError, Scraped};
 pub use net::{free_port, wait_for_port};
 pub use postgres::{PostgresOptions, PostgresServer};
 pub use process::ServiceProcess;
 pub use secantus::{MongoTestServer, unique_name};
 pub use sse::{SseMessage, SseParser};
-pub use sse_client::SseClient;
+pub use sse_client::{SseClient, SseEnd};
 
 /// Why a test server or process could not be started.
 #[derive(Debug, thiserror::Error)]

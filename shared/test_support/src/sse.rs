@@ -23,6 +23,8 @@ pub struct SseParser {
     pub comments: usize,
     /// The last `retry:` value seen, in milliseconds.
     pub retry: Option<u64>,
+    /// `retry:` lines seen.
+    pub retries: usize,
 }
 
 impl SseParser {
@@ -64,7 +66,10 @@ impl SseParser {
                 }
                 "id" => self.current.id = Some(value.to_owned()),
                 "event" => self.current.event = Some(value.to_owned()),
-                "retry" => self.retry = value.parse().ok(),
+                "retry" => {
+                    self.retry = value.parse().ok();
+                    self.retries += 1;
+                }
                 _ => {}
             }
         }

@@ -11,7 +11,19 @@ use tokio::task::JoinHandle;
 #[derive(Debug)]
 pub struct SseClient {
     messages: mpsc::UnboundedReceiver<SseMessage>,
-    reader: JoinHandle<()>,
+    /// Ends with the stream, returning the parser's state.
+    reader: JoinHandle<SseParser>,
+}
+
+/// How a stream ended: what it sent last, and how it told the client to reconnect.
+#[derive(Debug)]
+pub struct SseEnd {
+    /// Messages not yet taken when the stream ended.
+    pub messages: Vec<SseMessage>,
+    /// `retry:` lines the whole stream carried.
+    pub retries: usize,
+    /// The last `retry:` value, in milliseconds.
+    pub retry: Option<u64>,
 }
 
 /// Why a stream could not be opened.
@@ -55,11 +67,11 @@ impl SseClient {
             let mut body = response.bytes_stream();
             while let Some(Ok(chunk)) = body.next().await {
                 for message in parser.feed(&chunk) {
-                    if sender.send(message).is_err() {
-                        return;
-                    }
+                    // A client that stopped taking messages still reads to the end.
+                    let _ = sender.send(message);
                 }
             }
+            parser
         });
         Ok(Self { messages, reader })
     }
@@ -83,6 +95,25 @@ impl SseClient {
             }
         }
         messages
+    }
+}
+
+impl SseClient {
+    /// Waits, at most `timeout`, for the server to end the stream.
+    pub async fn end(mut self, timeout: Duration) -> Option<SseEnd> {
+        let parser = tokio::time::timeout(timeout, &mut self.reader)
+            .await
+            .ok()?
+            .ok()?;
+        let mut messages = Vec::new();
+        while let Ok(message) = self.messages.try_recv() {
+            messages.push(message);
+        }
+        Some(SseEnd {
+            messages,
+            retries: parser.retries,
+            retry: parser.retry,
+        })
     }
 }
 
