@@ -34,8 +34,14 @@ impl KitchenOrderHandler {
         })?;
         let order_id = order.order_id.clone();
         let message = match self.writer.write(order).await {
-            Ok(StoreOutcome::Stored { .. }) => RECEIVED_MESSAGE,
-            Ok(StoreOutcome::AlreadyReceived) => ALREADY_RECEIVED_MESSAGE,
+            Ok(StoreOutcome::Stored { event_id, .. }) => {
+                tracing::info!(order_id = %order_id, event_id, "order stored");
+                RECEIVED_MESSAGE
+            }
+            Ok(StoreOutcome::AlreadyReceived) => {
+                tracing::info!(order_id = %order_id, "order already received; not stored again");
+                ALREADY_RECEIVED_MESSAGE
+            }
             Err(error @ WriteError::Refused(_)) => {
                 self.metrics.order_rejected(Rejection::refused_by_database);
                 return Err(HandlerError::InvalidArgument(error.to_string()));

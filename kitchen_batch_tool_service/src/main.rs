@@ -21,7 +21,7 @@ fn main() -> ExitCode {
 fn start() -> anyhow::Result<()> {
     shared_utils::load_dotenv().context("cannot read .env")?;
     let config = Config::parse();
-    shared_utils::telemetry::init_logging();
+    shared_utils::telemetry::init_logging()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the Tokio runtime")?;
     let result = runtime.block_on(kitchen_batch_tool_service::run(
         config,

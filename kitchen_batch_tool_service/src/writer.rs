@@ -164,20 +164,8 @@ impl Worker {
                 (request.order, request.reply)
             })
             .unzip();
+        // Each order's outcome is logged by its handler, inside the call's trace.
         let outcomes = self.store_isolating_refusals(&orders).await;
-        for (order, outcome) in orders.iter().zip(&outcomes) {
-            match outcome {
-                Ok(StoreOutcome::Stored { event_id, .. }) => {
-                    tracing::debug!(order_id = %order.order_id, event_id, "order stored");
-                }
-                Ok(StoreOutcome::AlreadyReceived) => {
-                    tracing::info!(order_id = %order.order_id, "order already received");
-                }
-                Err(error) => {
-                    tracing::warn!(order_id = %order.order_id, %error, "order not stored");
-                }
-            }
-        }
         // Handed to the tailer before anyone is answered, so that the tailer finds them here.
         let committed: Vec<OrderEvent> = orders
             .into_iter()

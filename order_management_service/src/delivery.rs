@@ -5,6 +5,7 @@ use crate::observe;
 use grpc_clients::{OrderClient, SendError};
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
 use shared_patterns::{Backoff, CancellationToken, HealthReporter};
+use shared_utils::trace::TraceContext;
 use std::time::Duration;
 
 /// How one order's delivery ended.
@@ -49,6 +50,7 @@ impl Deliverer {
     pub(crate) async fn deliver(
         &self,
         order: &OrderRequest,
+        trace: &TraceContext,
         health: &HealthReporter,
         metrics: &Metrics,
         cancel: &CancellationToken,
@@ -60,7 +62,7 @@ impl Deliverer {
             let started = std::time::Instant::now();
             let outcome = tokio::select! {
                 () = cancel.cancelled() => return Delivery::Cancelled,
-                outcome = self.client.send_order(order.clone()) => outcome,
+                outcome = self.client.send_order_traced(order.clone(), trace) => outcome,
             };
             metrics.delivery_attempt(started.elapsed());
             let reason = match outcome {

@@ -29,7 +29,7 @@ fn start() -> anyhow::Result<()> {
             .error(clap::error::ErrorKind::ArgumentConflict, message)
             .exit();
     }
-    init_logging();
+    init_logging()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(order_management_service::service::run(
         config,

@@ -8,7 +8,9 @@ use crate::metrics::Metrics;
 use crate::observe;
 use chrono::Utc;
 use shared_patterns::{CancellationToken, HealthReporter};
+use shared_utils::trace::TraceContext;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// How an inserted document was handled. Only `Sent` and `DeadLettered` allow the position to
 /// move past it.
@@ -45,9 +47,27 @@ impl OrderPipeline {
 
     /// Handles one inserted document. An error means the dead-letter write failed: the position
     /// must not move past it, and it must be read again.
+    ///
+    /// Each document is a trace of its own: every line logged about it carries its `order_id`
+    /// and `trace_id`, and the kitchen continues the trace from the call's `traceparent`.
     pub(crate) async fn handle(
         &self,
         inserted: &InsertedOrder,
+        health: &HealthReporter,
+        cancel: &CancellationToken,
+    ) -> Result<Handled, DeadLetterError> {
+        let trace = TraceContext::new_root();
+        let span = tracing::info_span!("order", order_id = %inserted.order_id,
+            trace_id = %trace.trace_id());
+        self.handle_traced(inserted, &trace, health, cancel)
+            .instrument(span)
+            .await
+    }
+
+    async fn handle_traced(
+        &self,
+        inserted: &InsertedOrder,
+        trace: &TraceContext,
         health: &HealthReporter,
         cancel: &CancellationToken,
     ) -> Result<Handled, DeadLetterError> {
@@ -69,7 +89,7 @@ impl OrderPipeline {
         };
         match self
             .deliverer
-            .deliver(&order, health, &self.metrics, cancel)
+            .deliver(&order, trace, health, &self.metrics, cancel)
             .await
         {
             Delivery::Acknowledged(response) => {

@@ -184,6 +184,70 @@ async fn the_design_test_order_reaches_the_kitchen_console_and_screens() {
     );
 }
 
+/// With `LOG_FORMAT=json` each service writes one JSON object a line; the lines about an order
+/// carry its id, and both services log the same trace id for it: the order service starts the
+/// trace and sends it as the call's `traceparent`, the kitchen continues it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orders_json_log_lines_carry_its_id_and_one_trace_id_on_both_services() {
+    let stack = Stack::start_with_env(&[("LOG_FORMAT", "json")]).await;
+    let inserted = stack.insert_numbered(7, 1).await;
+    let order_id = inserted[0].as_str();
+    stack.kitchen().assert_printed_once(&inserted).await;
+
+    // Every line of both logs is a JSON object.
+    let lines_about = |log: Vec<String>| -> Vec<Value> {
+        log.iter()
+            .map(|line| {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|error| panic!("not a JSON line ({error}): {line}"))
+            })
+            .filter(|line| line["order_id"] == order_id || line["span"]["order_id"] == order_id)
+            .collect()
+    };
+    let sender = eventually("the service to log the acknowledgement", || async {
+        let lines = lines_about(stack.service.log());
+        lines
+            .iter()
+            .any(|line| line["message"] == "Order sent successfully")
+            .then_some(lines)
+    })
+    .await;
+    let kitchen = eventually("the kitchen to log the order", || async {
+        let lines = lines_about(stack.kitchen().process().stderr());
+        lines
+            .iter()
+            .any(|line| line["message"] == "order stored")
+            .then_some(lines)
+    })
+    .await;
+    let trace_ids = |lines: &[Value]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|line| {
+                line["span"]["trace_id"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a line about the order without its trace: {line}"))
+                    .to_owned()
+            })
+            .collect()
+    };
+    let sender_traces = trace_ids(&sender);
+    let kitchen_traces = trace_ids(&kitchen);
+    let trace_id = &sender_traces[0];
+    assert_eq!(trace_id.len(), 32, "{trace_id}");
+    assert!(sender_traces.iter().all(|id| id == trace_id), "{sender:#?}");
+    assert!(
+        kitchen_traces.iter().all(|id| id == trace_id),
+        "the kitchen continues the sender's trace {trace_id}: {kitchen:#?}"
+    );
+    for line in sender.iter().chain(&kitchen) {
+        assert!(
+            line["timestamp"].is_string() && line["level"].is_string(),
+            "{line}"
+        );
+    }
+}
+
 /// `2025-02-13T10:56:27.756+00:00` or `…Z` -> `2025-02-13T10:56:27.756Z`.
 fn iso_millis(rfc3339: &str) -> String {
     let time = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();

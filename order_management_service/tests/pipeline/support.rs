@@ -71,11 +71,6 @@ pub fn kitchen_binary() -> PathBuf {
 
 pub use test_support::Kitchen;
 
-/// The real kitchen with its own PostgreSQL (the harness all the kitchen's tests use).
-pub fn start_kitchen() -> Kitchen {
-    Kitchen::start(kitchen_binary())
-}
-
 /// What these tests check of the kitchen's output.
 pub trait KitchenChecks {
     /// Waits until the kitchen printed every order of `order_ids` (it prints after storing),
@@ -120,7 +115,17 @@ pub struct OrderService {
 impl OrderService {
     /// Starts the service and waits until its listener is watching.
     pub async fn start(mongo_uri: &str, database: &str, grpc_target: &str) -> Self {
-        let service = Self::launch(mongo_uri, database, grpc_target).await;
+        Self::start_with(mongo_uri, database, grpc_target, &[]).await
+    }
+
+    /// Starts the service with extra environment variables and waits until it is watching.
+    pub async fn start_with(
+        mongo_uri: &str,
+        database: &str,
+        grpc_target: &str,
+        extra_env: &[(&'static str, &str)],
+    ) -> Self {
+        let service = Self::launch_with(mongo_uri, database, grpc_target, extra_env).await;
         service
             .wait_health("the listener to watch", |status, body| {
                 status == 200 && body["listener"]["state"] == "watching"
@@ -131,8 +136,17 @@ impl OrderService {
 
     /// Starts the service and waits only until it answers HTTP.
     pub async fn launch(mongo_uri: &str, database: &str, grpc_target: &str) -> Self {
+        Self::launch_with(mongo_uri, database, grpc_target, &[]).await
+    }
+
+    async fn launch_with(
+        mongo_uri: &str,
+        database: &str,
+        grpc_target: &str,
+        extra_env: &[(&'static str, &str)],
+    ) -> Self {
         let http_port = free_port();
-        let env = vec![
+        let mut env = vec![
             ("MONGO_URI", mongo_uri.to_owned()),
             ("MONGO_DB", database.to_owned()),
             ("MONGO_ORDERS_COLLECTION", ORDERS.to_owned()),
@@ -144,6 +158,11 @@ impl OrderService {
             ("RUST_LOG", "info".to_owned()),
             ("NO_COLOR", "1".to_owned()),
         ];
+        env.extend(
+            extra_env
+                .iter()
+                .map(|(key, value)| (*key, (*value).to_owned())),
+        );
         let mut service = Self {
             env,
             args: Vec::new(),
@@ -278,14 +297,23 @@ impl Stack {
     /// connections) on before the service starts; the service is not awaited as watching. The
     /// stack holds the fail-point lock (see [`Stack::exclusive_fail_points`]) for its lifetime.
     pub async fn start_failing(mode: Bson, data: Document) -> Self {
-        Self::start_with_options(true, Some((mode, data))).await
+        Self::start_with_options(true, Some((mode, data)), &[]).await
+    }
+
+    /// Everything, with extra environment variables for both services.
+    pub async fn start_with_env(env: &[(&'static str, &str)]) -> Self {
+        Self::start_with_options(true, None, env).await
     }
 
     async fn start_with(with_kitchen: bool) -> Self {
-        Self::start_with_options(with_kitchen, None).await
+        Self::start_with_options(with_kitchen, None, &[]).await
     }
 
-    async fn start_with_options(with_kitchen: bool, fail_point: Option<(Bson, Document)>) -> Self {
+    async fn start_with_options(
+        with_kitchen: bool,
+        fail_point: Option<(Bson, Document)>,
+        env: &[(&'static str, &str)],
+    ) -> Self {
         let mongo = MongoTestServer::start()
             .unwrap_or_else(|error| panic!("cannot start the MongoDB-compatible server: {error}"));
         let client = Client::with_uri_str(mongo.uri())
@@ -297,7 +325,7 @@ impl Stack {
             .create_collection(ORDERS)
             .await
             .expect("create the orders collection");
-        let kitchen = with_kitchen.then(start_kitchen);
+        let kitchen = with_kitchen.then(|| Kitchen::start_with(kitchen_binary(), env));
         let grpc_target = kitchen.as_ref().map_or_else(
             || format!("127.0.0.1:{}", free_port()),
             Kitchen::grpc_target,
@@ -321,7 +349,7 @@ impl Stack {
         let service = if fail_point.is_some() {
             OrderService::launch(&uri, database.name(), &grpc_target).await
         } else {
-            OrderService::start(&uri, database.name(), &grpc_target).await
+            OrderService::start_with(&uri, database.name(), &grpc_target, env).await
         };
         Self {
             mongo,

@@ -2,8 +2,10 @@
 
 use order_service_proto::order_service::v1::order_service_client::OrderServiceClient;
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
+use shared_utils::trace::TraceContext;
 use std::time::Duration;
 use tonic::Code;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 /// Why a client could not be built.
@@ -113,16 +115,47 @@ pub fn initialize_order_client(
 }
 
 impl OrderClient {
-    /// Sends one order and waits, at most the deadline, for the kitchen's answer.
+    /// Sends one order, as a trace of its own, and waits, at most the deadline, for the
+    /// kitchen's answer.
     pub async fn send_order(&self, order: OrderRequest) -> Result<OrderResponse, SendError> {
+        self.send_order_traced(order, &TraceContext::new_root())
+            .await
+    }
+
+    /// Sends one order as part of `trace` (its `traceparent` goes in the call's metadata), and
+    /// waits, at most the deadline, for the kitchen's answer.
+    pub async fn send_order_traced(
+        &self,
+        order: OrderRequest,
+        trace: &TraceContext,
+    ) -> Result<OrderResponse, SendError> {
         let mut request = tonic::Request::new(order);
         request.set_timeout(self.deadline);
+        trace.inject(&mut MetadataInjector(request.metadata_mut()));
         self.inner
             .clone()
             .send_order(request)
             .await
             .map(tonic::Response::into_inner)
             .map_err(SendError::from_status)
+    }
+}
+
+/// Writes trace headers into a call's metadata.
+struct MetadataInjector<'a>(&'a mut MetadataMap);
+
+impl opentelemetry::propagation::Injector for MetadataInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if value.is_empty() {
+            return; // An empty `tracestate`.
+        }
+        // The propagator writes only its own well-formed ASCII headers.
+        if let (Ok(key), Ok(value)) = (
+            MetadataKey::from_bytes(key.as_bytes()),
+            MetadataValue::try_from(value.as_str()),
+        ) {
+            self.0.insert(key, value);
+        }
     }
 }
 

@@ -4,12 +4,15 @@ use order_service_proto::order_service::v1::order_service_server::{
     OrderService, OrderServiceServer,
 };
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
+use shared_utils::trace::TraceContext;
 use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::metadata::{KeyRef, MetadataMap};
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::{Request, Response, Status};
+use tracing::Instrument;
 
 /// Why a handler did not accept an order. The server maps each kind to its gRPC status code,
 /// which tells the sender whether to retry.
@@ -60,9 +63,19 @@ impl<H: OrderHandler> OrderService for OrderServer<H> {
         &self,
         request: Request<OrderRequest>,
     ) -> Result<Response<OrderResponse>, Status> {
+        // The caller's trace continues here (a new one if it sent none), so that every line
+        // logged about this order, here and in the handler, carries its id and the trace's.
+        let trace = TraceContext::continued_or_new(&MetadataExtractor(request.metadata()));
         let order = request.into_inner();
         let order_id = order.order_id.clone();
-        match self.handler.handle_order(order).await {
+        let span = tracing::info_span!("order", order_id = %order_id, trace_id = %trace.trace_id());
+        let outcome = self
+            .handler
+            .handle_order(order)
+            .instrument(span.clone())
+            .await;
+        let _in_span = span.enter();
+        match outcome {
             Ok(response) => Ok(Response::new(response)),
             Err(error) => {
                 match &error {
@@ -76,6 +89,25 @@ impl<H: OrderHandler> OrderService for OrderServer<H> {
                 Err(error.into())
             }
         }
+    }
+}
+
+/// Reads trace headers from a call's metadata.
+struct MetadataExtractor<'a>(&'a MetadataMap);
+
+impl opentelemetry::propagation::Extractor for MetadataExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .filter_map(|key| match key {
+                KeyRef::Ascii(key) => Some(key.as_str()),
+                KeyRef::Binary(_) => None,
+            })
+            .collect()
     }
 }
 

@@ -5,6 +5,7 @@ pub mod errors;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
+pub mod trace;
 
 /// This machine's host name (`/proc/sys/kernel/hostname`, else `$HOSTNAME`), or `fallback`: the
 /// stable part of a default instance id.
