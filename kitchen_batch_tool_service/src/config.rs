@@ -83,6 +83,10 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=300))]
     pub shutdown_timeout_secs: u64,
 
+    /// Tokio worker threads. Default: the CPUs this process may use (affinity and cgroup quota).
+    #[arg(long, env = "WORKER_THREADS")]
+    pub worker_threads: Option<std::num::NonZeroUsize>,
+
     /// Seconds after which a ticket is shown as waiting (yellow) on the screens.
     #[arg(long, env = "SCREEN_WARN_AFTER_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]

@@ -22,7 +22,8 @@ fn start() -> anyhow::Result<()> {
     shared_utils::load_dotenv().context("cannot read .env")?;
     let config = Config::parse();
     shared_utils::telemetry::init_logging()?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the Tokio runtime")?;
+    let runtime = shared_utils::runtime::build(config.worker_threads)
+        .context("cannot start the Tokio runtime")?;
     let result = runtime.block_on(kitchen_batch_tool_service::run(
         config,
         shared_utils::shutdown::shutdown_signal(),

@@ -37,6 +37,37 @@ fn an_unreachable_database_is_one_error_line_and_exit_code_one() {
     );
 }
 
+/// The runtime's workers follow the CPUs the process may use (here its affinity, set with
+/// `taskset`; a cgroup's CPU quota counts the same way), unless `WORKER_THREADS` says otherwise.
+#[test]
+fn worker_threads_follow_the_cpus_available_unless_configured() {
+    let unreachable = format!("postgres://postgres@127.0.0.1:{}/kitchen", free_port());
+    let started_with = |program: &str, args: &[&str], workers: Option<&str>| {
+        let mut env = vec![
+            ("DATABASE_URL", unreachable.clone()),
+            ("DATABASE_CONNECT_TIMEOUT_SECS", "1".to_owned()),
+            ("RUST_LOG", "info".to_owned()),
+            ("NO_COLOR", "1".to_owned()),
+        ];
+        if let Some(workers) = workers {
+            env.push(("WORKER_THREADS", workers.to_owned()));
+        }
+        let mut process = ServiceProcess::spawn(program, args, &env).expect("spawn");
+        process.wait_exit(WAIT).expect("exits: no database");
+        process.wait_for_stderr(|lines| lines.iter().any(|l| l.starts_with("error:")), WAIT);
+        let log = process.stderr();
+        log.iter()
+            .find(|line| line.contains("starting the runtime"))
+            .unwrap_or_else(|| panic!("no runtime line in {log:?}"))
+            .clone()
+    };
+    let one_cpu = started_with("taskset", &["-c", "0", BINARY], None);
+    assert!(one_cpu.contains("worker_threads=1 "), "{one_cpu}");
+    let configured = started_with("taskset", &["-c", "0", BINARY], Some("3"));
+    assert!(configured.contains("worker_threads=3 "), "{configured}");
+    assert!(configured.contains("WORKER_THREADS"), "{configured}");
+}
+
 #[test]
 fn a_bad_setting_names_the_setting_and_fails() {
     let (code, stderr) = run_to_exit(&[("GRPC_ADDR", "not-an-address".into())]);

@@ -102,6 +102,15 @@ pub struct Config {
     #[arg(long, env = "MONGO_WRITE_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub mongo_write_timeout_ms: u64,
 
+    /// Seconds a graceful shutdown may take (the in-flight send, the last checkpoint, the lease's
+    /// release) before the process exits anyway, even with MongoDB gone.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+    pub shutdown_timeout_secs: u64,
+
+    /// Tokio worker threads. Default: the CPUs this process may use (affinity and cgroup quota).
+    #[arg(long, env = "WORKER_THREADS")]
+    pub worker_threads: Option<std::num::NonZeroUsize>,
+
     /// While the orders collection is quiet, store the stream's position at most this often, in
     /// milliseconds, so that it never falls out of the oplog.
     #[arg(long, env = "QUIET_CHECKPOINT_INTERVAL_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
@@ -179,6 +188,11 @@ impl Config {
     /// How long the lease lasts without renewal.
     pub fn lease_ttl(&self) -> Duration {
         Duration::from_millis(self.lease_ttl_ms)
+    }
+
+    /// The longest graceful shutdown.
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
     }
 
     /// How long a MongoDB write may take.

@@ -30,10 +30,14 @@ fn start() -> anyhow::Result<()> {
             .exit();
     }
     init_logging()?;
-    let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(order_management_service::service::run(
+    let runtime = shared_utils::runtime::build(config.worker_threads)?;
+    let result = runtime.block_on(order_management_service::service::run(
         config,
         shutdown_signal(),
-    ))?;
+    ));
+    // The service has stopped within its shutdown bound: nothing left (a MongoDB monitor, a DNS
+    // lookup on a blocking thread) may hold the exit up.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result?;
     Ok(())
 }

@@ -21,9 +21,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long the listener may take to stop (its last save, the lease's release): within the
-/// usual 10 s grace period of process supervisors.
-const SHUTDOWN_BUDGET: Duration = Duration::from_secs(6);
+/// The part of the shutdown bound kept for closing MongoDB's connections after the listener.
+const CLOSE_RESERVE: Duration = Duration::from_millis(500);
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -132,22 +131,29 @@ pub async fn run(
         .await
         .map_err(ServiceError::Serve);
 
+    // Every step of the shutdown shares one deadline.
+    let deadline = tokio::time::Instant::now() + config.shutdown_timeout();
+    tracing::info!(timeout_secs = config.shutdown_timeout_secs, "shutting down");
     handle.cancel();
     // The listener's own failure was already logged and reported; shutting down is not an error.
-    // It saves its position and releases the lease within the budget, or is dropped.
-    if tokio::time::timeout(SHUTDOWN_BUDGET, handle.join())
+    // It finishes the in-flight sends, saves its position and releases the lease in time, or is
+    // dropped: what it did not save is delivered again (the kitchen ignores repeats).
+    let listener_deadline = deadline.checked_sub(CLOSE_RESERVE).unwrap_or(deadline);
+    if tokio::time::timeout_at(listener_deadline, handle.join())
         .await
         .is_err()
     {
         tracing::warn!(
-            budget_ms = SHUTDOWN_BUDGET.as_millis() as u64,
+            timeout_secs = config.shutdown_timeout_secs,
             "the listener did not stop in time; exiting without its last save"
         );
-    } else if tokio::time::timeout(SHUTDOWN_BUDGET, client.shutdown())
+    }
+    if tokio::time::timeout_at(deadline, client.shutdown())
         .await
         .is_err()
     {
-        tracing::warn!("MongoDB connections did not close in time");
+        tracing::warn!("MongoDB connections did not close in time; exiting anyway");
     }
+    tracing::info!("order management service stopped");
     served
 }

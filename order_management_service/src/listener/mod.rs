@@ -52,6 +52,10 @@ use tokio::sync::mpsc;
 /// whole stays within the service's shutdown budget.
 const SHUTDOWN_STEP: Duration = Duration::from_secs(2);
 
+/// How long the orders in flight at a shutdown (or a lost lease) may take to be acknowledged
+/// before they are abandoned (and sent again by whoever watches next).
+const IN_FLIGHT_DRAIN: Duration = Duration::from_secs(2);
+
 /// Events read and not yet finalized, at most, per order in flight: behind one order that keeps
 /// failing, the others go on, up to this many; then reading waits for it.
 const MAX_PENDING_PER_IN_FLIGHT: usize = 16;
@@ -202,6 +206,10 @@ impl OrderListener {
         let mut finalizer: InOrderFinalizer<Finalized> = InOrderFinalizer::default();
         let mut in_flight: FuturesUnordered<InFlight> = FuturesUnordered::new();
         let mut ended: Option<Interruption> = None;
+        // Cancelled a moment after `cancel`: the orders in flight then are given that long to be
+        // acknowledged, so that a shutdown does not send them all again.
+        let abandon = CancellationToken::new();
+        let mut draining_until: Option<tokio::time::Instant> = None;
         loop {
             if let Some(interruption) = ended.take_if(|_| in_flight.is_empty()) {
                 let _ = keeper.save_within(SHUTDOWN_STEP).await;
@@ -210,10 +218,15 @@ impl OrderListener {
             let save_due = keeper.save_due_at();
             tokio::select! {
                 biased;
-                () = cancel.cancelled() => {
-                    // Keep what is finalized; the orders in flight are sent again on restart.
-                    let _ = keeper.save_within(SHUTDOWN_STEP).await;
-                    return Interruption::Cancelled;
+                () = cancel.cancelled(), if draining_until.is_none() => {
+                    // Read no further; the orders in flight finish (or are abandoned at the
+                    // drain's end), then the finalized position is saved.
+                    ended = Some(Interruption::Cancelled);
+                    draining_until = Some(tokio::time::Instant::now() + IN_FLIGHT_DRAIN);
+                }
+                () = sleep_until(draining_until), if !abandon.is_cancelled() => {
+                    // Sent again by whoever watches next.
+                    abandon.cancel();
                 }
                 Some((sequence, handled)) = in_flight.next() => {
                     match handled {
@@ -226,7 +239,10 @@ impl OrderListener {
                                 return error.into();
                             }
                         }
-                        Ok(Handled::Cancelled) => return Interruption::Cancelled,
+                        Ok(Handled::Cancelled) => {
+                            let _ = keeper.save_within(SHUTDOWN_STEP).await;
+                            return Interruption::Cancelled;
+                        }
                         Err(interruption) => {
                             ended.get_or_insert(interruption);
                         }
@@ -247,9 +263,9 @@ impl OrderListener {
                             });
                             self.progress.oldest_pending(finalizer.oldest().and_then(|oldest| oldest.inserted_at));
                             let pipeline = self.pipeline.clone();
-                            let (health, cancel) = (health.clone(), cancel.clone());
+                            let (health, abandon) = (health.clone(), abandon.clone());
                             in_flight.push(Box::pin(async move {
-                                let handled = pipeline.handle(&order, &health, &cancel).await;
+                                let handled = pipeline.handle(&order, &health, &abandon).await;
                                 drop(budget);
                                 let handled = handled.map_err(|error| {
                                     Interruption::Retry(format!("order {}: {error}", order.order_id))

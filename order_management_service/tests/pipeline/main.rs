@@ -248,6 +248,33 @@ async fn an_orders_json_log_lines_carry_its_id_and_one_trace_id_on_both_services
     }
 }
 
+/// SIGTERM when MongoDB has stopped answering (stopped before the service, as a careless
+/// supervisor does): the service gives up its last save and exits 0 within its shutdown bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_mongodb_gone_exits_zero_within_the_bound() {
+    let mut stack = Stack::start_with_env(&[("SHUTDOWN_TIMEOUT_SECS", "4")]).await;
+    let inserted = stack.insert_numbered(1, 3).await;
+    stack.kitchen().assert_printed_once(&inserted).await;
+    if !stack.mongo.stop_answering() {
+        eprintln!("skipped: the shared MONGO_TEST_URI server cannot be stopped by a test");
+        return;
+    }
+    let started = std::time::Instant::now();
+    let code = stack.service.process_mut().terminate(support::WAIT);
+    let took = started.elapsed();
+    stack.mongo.answer_again();
+    assert_eq!(
+        code,
+        Some(0),
+        "a clean exit; the log:\n{}",
+        stack.service.log().join("\n")
+    );
+    assert!(
+        took < std::time::Duration::from_secs(8),
+        "SIGTERM took {took:?} with a 4 s bound"
+    );
+}
+
 /// `2025-02-13T10:56:27.756+00:00` or `…Z` -> `2025-02-13T10:56:27.756Z`.
 fn iso_millis(rfc3339: &str) -> String {
     let time = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap();

@@ -120,6 +120,27 @@ impl MongoTestServer {
         with_query_param(&self.uri, "appName", app_name)
     }
 
+    /// Stops SecantusDB answering (SIGSTOP), as a hung or unreachable server would: connections
+    /// stay open and nothing comes back. `false` for the shared real server, which a test may
+    /// not stop.
+    pub fn stop_answering(&self) -> bool {
+        self.send_signal("STOP")
+    }
+
+    /// Lets a server stopped by [`Self::stop_answering`] answer again (SIGCONT).
+    pub fn answer_again(&self) -> bool {
+        self.send_signal("CONT")
+    }
+
+    fn send_signal(&self, signal: &str) -> bool {
+        self.secantus.as_ref().is_some_and(|secantus| {
+            Command::new("kill")
+                .args([format!("-{signal}"), secantus.child.id().to_string()])
+                .status()
+                .is_ok_and(|status| status.success())
+        })
+    }
+
     /// Whether this is the real server named by `MONGO_TEST_URI` (shared with other tests).
     pub fn is_external(&self) -> bool {
         self.secantus.is_none()

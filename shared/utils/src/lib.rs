@@ -2,6 +2,7 @@
 //! shutdown signals and error reports.
 
 pub mod errors;
+pub mod runtime;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;
