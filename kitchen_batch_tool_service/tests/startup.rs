@@ -76,16 +76,21 @@ fn a_bad_setting_names_the_setting_and_fails() {
     assert!(stderr[0].contains("--grpc-addr"), "{stderr:?}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_grpc_health_service_reports_the_order_service_serving() {
-    let kitchen = start();
+/// A gRPC health client connected to `kitchen`.
+async fn health_client(kitchen: &test_support::Kitchen) -> HealthClient<tonic::transport::Channel> {
     let channel =
         tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", kitchen.grpc_port))
             .unwrap()
             .connect()
             .await
             .unwrap();
-    let mut health = HealthClient::new(channel);
+    HealthClient::new(channel)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_grpc_health_service_reports_the_order_service_serving() {
+    let kitchen = start();
+    let mut health = health_client(&kitchen).await;
     // Serving once the database has answered the probe and the tailer its first read.
     let deadline = std::time::Instant::now() + WAIT;
     loop {
@@ -114,13 +119,8 @@ async fn the_grpc_health_service_reports_the_order_service_serving() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_turns_health_away_ends_streams_with_a_retry_hint_and_exits_zero() {
     let mut kitchen = common::start_with(&[("SHUTDOWN_TIMEOUT_SECS", "3")]);
-    let channel =
-        tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{}", kitchen.grpc_port))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-    let mut watch = HealthClient::new(channel)
+    let mut watch = health_client(&kitchen)
+        .await
         .watch(HealthCheckRequest {
             service: "order_service.v1.OrderService".into(),
         })
