@@ -27,20 +27,21 @@ impl KitchenOrderHandler {
         Self { writer, metrics }
     }
 
-    async fn store(&self, request: OrderRequest) -> Result<OrderResponse, HandlerError> {
+    /// Validates and stores `request`; the answer comes with what it was, for the metrics.
+    async fn store(&self, request: OrderRequest) -> Result<(OrderResponse, Answer), HandlerError> {
         let order = validate(request).map_err(|error| {
             self.metrics.order_rejected(Rejection::invalid);
             HandlerError::InvalidArgument(error.to_string())
         })?;
         let order_id = order.order_id.clone();
-        let message = match self.writer.write(order).await {
+        let (message, answer) = match self.writer.write(order).await {
             Ok(StoreOutcome::Stored { event_id, .. }) => {
                 tracing::info!(order_id = %order_id, event_id, "order stored");
-                RECEIVED_MESSAGE
+                (RECEIVED_MESSAGE, Answer::stored)
             }
             Ok(StoreOutcome::AlreadyReceived) => {
                 tracing::info!(order_id = %order_id, "order already received; not stored again");
-                ALREADY_RECEIVED_MESSAGE
+                (ALREADY_RECEIVED_MESSAGE, Answer::duplicate)
             }
             Err(error @ WriteError::Refused(_)) => {
                 self.metrics.order_rejected(Rejection::refused_by_database);
@@ -50,12 +51,13 @@ impl KitchenOrderHandler {
                 return Err(HandlerError::Unavailable(error.to_string()));
             }
         };
-        Ok(OrderResponse {
+        let response = OrderResponse {
             success: true,
             message: message.to_owned(),
             order_id,
             processed_at: now_iso8601(),
-        })
+        };
+        Ok((response, answer))
     }
 }
 
@@ -65,12 +67,11 @@ impl OrderHandler for KitchenOrderHandler {
         self.metrics.order_received();
         let result = self.store(request).await;
         let answer = match &result {
-            Ok(response) if response.message == RECEIVED_MESSAGE => Answer::stored,
-            Ok(_) => Answer::duplicate,
+            Ok((_, answer)) => *answer,
             Err(HandlerError::InvalidArgument(_)) => Answer::rejected,
             Err(HandlerError::Unavailable(_)) => Answer::unavailable,
         };
         self.metrics.order_answered(answer, started.elapsed());
-        result
+        result.map(|(response, _)| response)
     }
 }

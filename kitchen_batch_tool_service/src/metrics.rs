@@ -222,13 +222,16 @@ impl Metrics {
 
     /// A `SendOrder` call was answered `answer` after `took`.
     pub(crate) fn order_answered(&self, answer: Answer, took: Duration) {
-        match answer {
-            Answer::stored => self.orders_stored.inc(),
-            Answer::duplicate => self.orders_duplicate.inc(),
-            Answer::unavailable => self.orders_unavailable.inc(),
+        let counter = match answer {
+            Answer::stored => Some(&self.orders_stored),
+            Answer::duplicate => Some(&self.orders_duplicate),
+            Answer::unavailable => Some(&self.orders_unavailable),
             // Counted by reason in `order_rejected`.
-            Answer::rejected => 0,
+            Answer::rejected => None,
         };
+        if let Some(counter) = counter {
+            counter.inc();
+        }
         self.send_order_seconds
             .get_or_create(&AnswerLabels { answer })
             .observe(took.as_secs_f64());
