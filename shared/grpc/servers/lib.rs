@@ -1,10 +1,13 @@
 //! Shared gRPC servers.
 //!
-//! Each RPC service follows one pattern (see the README's "Adding a new RPC service"): a
+//! Each RPC service follows one pattern (docs/adding-rpc-services.md; `tools/new_rpc_service`
+//! writes it): a
 //! `<Name>Handler` trait holds the logic and is implemented by the receiving service, a
 //! `<Name>Server` adapts it to the tonic service generated from the sender's proto, and
 //! `start_<name>_server()` serves it with the standard gRPC health service.
 
+mod health;
+mod metadata;
 pub mod order_server;
 
 pub use order_server::{

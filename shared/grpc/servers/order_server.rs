@@ -1,5 +1,7 @@
 //! The order gRPC server: `OrderService.SendOrder` handed to an [`OrderHandler`].
 
+use crate::health::health_service_following;
+use crate::metadata::MetadataExtractor;
 use order_service_proto::order_service::v1::order_service_server::{
     OrderService, OrderServiceServer,
 };
@@ -9,7 +11,6 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tonic::metadata::{KeyRef, MetadataMap};
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -31,6 +32,21 @@ impl From<HandlerError> for Status {
         match error {
             HandlerError::InvalidArgument(message) => Status::invalid_argument(message),
             HandlerError::Unavailable(message) => Status::unavailable(message),
+        }
+    }
+}
+
+impl HandlerError {
+    /// Logs the refusal of one `what` (for example "order"), in the caller's span: a rejection
+    /// as a warning (the sender's data), an unavailable dependency as an error (ours).
+    pub fn log(&self, what: &str) {
+        match self {
+            HandlerError::InvalidArgument(reason) => {
+                tracing::warn!(%reason, "{what} rejected");
+            }
+            HandlerError::Unavailable(reason) => {
+                tracing::error!(%reason, "{what} not accepted");
+            }
         }
     }
 }
@@ -67,47 +83,20 @@ impl<H: OrderHandler> OrderService for OrderServer<H> {
         // logged about this order, here and in the handler, carries its id and the trace's.
         let trace = TraceContext::continued_or_new(&MetadataExtractor(request.metadata()));
         let order = request.into_inner();
-        let order_id = order.order_id.clone();
-        let span = tracing::info_span!("order", order_id = %order_id, trace_id = %trace.trace_id());
+        let span = tracing::info_span!(
+            "order",
+            order_id = %order.order_id,
+            trace_id = %trace.trace_id()
+        );
         let outcome = self
             .handler
             .handle_order(order)
             .instrument(span.clone())
             .await;
-        let _in_span = span.enter();
-        match outcome {
-            Ok(response) => Ok(Response::new(response)),
-            Err(error) => {
-                match &error {
-                    HandlerError::InvalidArgument(reason) => {
-                        tracing::warn!(order_id = %order_id, %reason, "order rejected");
-                    }
-                    HandlerError::Unavailable(reason) => {
-                        tracing::error!(order_id = %order_id, %reason, "order not accepted");
-                    }
-                }
-                Err(error.into())
-            }
-        }
-    }
-}
-
-/// Reads trace headers from a call's metadata.
-struct MetadataExtractor<'a>(&'a MetadataMap);
-
-impl opentelemetry::propagation::Extractor for MetadataExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        self.0.get(key).and_then(|value| value.to_str().ok())
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0
-            .keys()
-            .filter_map(|key| match key {
-                KeyRef::Ascii(key) => Some(key.as_str()),
-                KeyRef::Binary(_) => None,
-            })
-            .collect()
+        outcome.map(Response::new).map_err(|error| {
+            span.in_scope(|| error.log("order"));
+            error.into()
+        })
     }
 }
 
@@ -124,32 +113,10 @@ pub enum ServerError {
 /// `SERVING` while `serving` holds true and `NOT_SERVING` otherwise.
 pub fn order_server_router<H: OrderHandler>(
     handler: Arc<H>,
-    mut serving: watch::Receiver<bool>,
+    serving: watch::Receiver<bool>,
 ) -> Router {
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    tokio::spawn(async move {
-        loop {
-            let now_serving = *serving.borrow_and_update();
-            if now_serving {
-                health_reporter
-                    .set_serving::<OrderServiceServer<OrderServer<H>>>()
-                    .await;
-            } else {
-                health_reporter
-                    .set_not_serving::<OrderServiceServer<OrderServer<H>>>()
-                    .await;
-            }
-            if serving.changed().await.is_err() {
-                // The owner is gone: the service is stopping.
-                health_reporter
-                    .set_not_serving::<OrderServiceServer<OrderServer<H>>>()
-                    .await;
-                return;
-            }
-        }
-    });
     tonic::transport::Server::builder()
-        .add_service(health_service)
+        .add_service(health_service_following::<OrderServiceServer<OrderServer<H>>>(serving))
         .add_service(OrderServiceServer::new(OrderServer::new(handler)))
 }
 
