@@ -23,6 +23,7 @@ packages=(
   postgresql
   chromium chromium-driver
   python3.13 python3.13-venv
+  python3-grpcio python3-protobuf protobuf-compiler-grpc
   ca-certificates ca-certificates-java
   cargo rustc
   git curl procps tzdata
