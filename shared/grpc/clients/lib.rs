@@ -7,4 +7,7 @@
 
 pub mod order_client;
 
-pub use order_client::{ClientError, OrderClient, SendError, initialize_order_client};
+pub use order_client::{
+    ClientError, ClientSecurity, ClientTls, OrderClient, SendError, initialize_order_client,
+    initialize_secure_order_client,
+};

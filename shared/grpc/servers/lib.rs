@@ -8,5 +8,6 @@
 pub mod order_server;
 
 pub use order_server::{
-    HandlerError, OrderHandler, OrderServer, ServerError, order_server_router, start_order_server,
+    HandlerError, OrderHandler, OrderServer, ServerError, ServerOptions, ServerSecurity, ServerTls,
+    order_server_router, start_order_server,
 };
