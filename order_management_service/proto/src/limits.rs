@@ -36,6 +36,7 @@ pub const MAX_VALID_ORDER_BYTES: usize =
 /// The kitchen's default limit on one gRPC request, in bytes: tonic's own default (4 MiB), far
 /// above [`MAX_VALID_ORDER_BYTES`].
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 4 << 20;
+const _: () = assert!(MAX_VALID_ORDER_BYTES < DEFAULT_MAX_MESSAGE_BYTES);
 
 /// Why a text field breaks the limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +116,8 @@ mod tests {
             encoded <= MAX_VALID_ORDER_BYTES,
             "{encoded} > {MAX_VALID_ORDER_BYTES}"
         );
-        assert!(MAX_VALID_ORDER_BYTES < DEFAULT_MAX_MESSAGE_BYTES);
+        // The README's configuration table names this number.
+        assert_eq!(MAX_VALID_ORDER_BYTES, 264_539);
     }
 
     #[test]
