@@ -2,7 +2,10 @@
 //! defaults.
 
 use clap::{ArgAction, Parser};
+use order_service_proto::limits::{DEFAULT_MAX_MESSAGE_BYTES, MAX_VALID_ORDER_BYTES};
+use shared_utils::secret::{Secret, SecretError, secret_from_value_or_file};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// The kitchen batch tool service's configuration.
 #[derive(Debug, Clone, Parser)]
@@ -108,9 +111,64 @@ pub struct Config {
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "", value_parser = parse_origins)]
     pub cors_allowed_origins: Origins,
 
+    /// The gRPC server's certificate chain (PEM file). With `GRPC_TLS_KEY`, the gRPC server
+    /// speaks TLS only.
+    #[arg(long, env = "GRPC_TLS_CERT")]
+    pub grpc_tls_cert: Option<PathBuf>,
+
+    /// The gRPC server's private key (PEM file), with `GRPC_TLS_CERT`.
+    #[arg(long, env = "GRPC_TLS_KEY")]
+    pub grpc_tls_key: Option<PathBuf>,
+
+    /// A CA certificate (PEM file): when given, every gRPC client must present a certificate
+    /// signed by it (mutual TLS). Needs `GRPC_TLS_CERT` and `GRPC_TLS_KEY`.
+    #[arg(long, env = "GRPC_TLS_CLIENT_CA")]
+    pub grpc_tls_client_ca: Option<PathBuf>,
+
+    /// The bearer token every `SendOrder` call must carry; others are answered
+    /// `UNAUTHENTICATED`. Unset: calls are not checked.
+    #[arg(long, env = "GRPC_AUTH_TOKEN", hide_env_values = true)]
+    pub grpc_auth_token: Option<Secret>,
+
+    /// A file holding `GRPC_AUTH_TOKEN` instead (surrounding white space is dropped).
+    #[arg(long, env = "GRPC_AUTH_TOKEN_FILE")]
+    pub grpc_auth_token_file: Option<PathBuf>,
+
+    /// Largest gRPC request accepted, in bytes; a larger one is answered `OUT_OF_RANGE`. At
+    /// least the largest valid order.
+    #[arg(long, env = "GRPC_MAX_MESSAGE_BYTES", default_value_t = DEFAULT_MAX_MESSAGE_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(MAX_VALID_ORDER_BYTES as u64..=(64 << 20)))]
+    pub grpc_max_message_bytes: u64,
+
+    /// The token the screens, their event stream and the screen API require (as
+    /// `Authorization: Bearer`, or `?token=` on the page URL, which sets a cookie). `/ping`,
+    /// `/health` and `/metrics` stay open. Unset: no token.
+    #[arg(long, env = "SCREEN_TOKEN", hide_env_values = true)]
+    pub screen_token: Option<Secret>,
+
+    /// A file holding `SCREEN_TOKEN` instead (surrounding white space is dropped).
+    #[arg(long, env = "SCREEN_TOKEN_FILE")]
+    pub screen_token_file: Option<PathBuf>,
+
+    /// Largest HTTP request body accepted, in bytes; a larger one is answered 413.
+    #[arg(long, env = "HTTP_MAX_BODY_BYTES", default_value_t = 64 << 10,
+          value_parser = clap::value_parser!(u64).range(1_024..=(64 << 20)))]
+    pub http_max_body_bytes: u64,
+
     /// Print each new order to stdout.
     #[arg(long, env = "PRINT_ORDERS", default_value_t = true, action = ArgAction::Set)]
     pub print_orders: bool,
+}
+
+/// Why the security settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    /// A token cannot be read.
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    /// The TLS settings are incomplete or a file cannot be read.
+    #[error(transparent)]
+    Tls(#[from] grpc_servers::ServerError),
 }
 
 /// Allowed CORS origins.
@@ -144,6 +202,31 @@ fn parse_origins(text: &str) -> Result<Origins, String> {
 }
 
 impl Config {
+    /// The gRPC server's TLS and token settings, read from their files.
+    pub fn grpc_security(&self) -> Result<grpc_servers::ServerSecurity, SecurityError> {
+        Ok(grpc_servers::ServerSecurity {
+            tls: grpc_servers::ServerTls::from_files(
+                self.grpc_tls_cert.as_deref(),
+                self.grpc_tls_key.as_deref(),
+                self.grpc_tls_client_ca.as_deref(),
+            )?,
+            auth_token: secret_from_value_or_file(
+                "GRPC_AUTH_TOKEN",
+                self.grpc_auth_token.as_ref(),
+                self.grpc_auth_token_file.as_deref(),
+            )?,
+        })
+    }
+
+    /// The screen token, read from its file if need be.
+    pub fn screen_token(&self) -> Result<Option<Secret>, SecurityError> {
+        Ok(secret_from_value_or_file(
+            "SCREEN_TOKEN",
+            self.screen_token.as_ref(),
+            self.screen_token_file.as_deref(),
+        )?)
+    }
+
     /// [`Self::instance_id`], or the host name and the gRPC port: stable across restarts on the
     /// same machine, distinct for two instances on one machine.
     pub fn instance(&self) -> String {
@@ -210,6 +293,32 @@ mod tests {
                 Config::try_parse_from(["kitchen", "--cors-allowed-origins", bad]).unwrap_err();
             assert!(error.to_string().contains("origin"), "{bad}: {error}");
         }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_help() {
+        let config = Config::try_parse_from([
+            "kitchen",
+            "--grpc-auth-token",
+            "GRPC-MARKER",
+            "--screen-token",
+            "SCREEN-MARKER",
+        ])
+        .unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("MARKER"), "{shown}");
+        assert_eq!(
+            config.grpc_security().unwrap().auth_token.unwrap().expose(),
+            "GRPC-MARKER"
+        );
+        assert!(config.grpc_security().unwrap().tls.is_none());
+        let error = Config::try_parse_from(["kitchen", "--grpc-tls-client-ca", "ca.pem"])
+            .unwrap()
+            .grpc_security()
+            .unwrap_err();
+        assert!(error.to_string().contains("TLS needs both"), "{error}");
+        let small = (order_service_proto::limits::MAX_VALID_ORDER_BYTES - 1).to_string();
+        assert!(Config::try_parse_from(["kitchen", "--grpc-max-message-bytes", &small]).is_err());
     }
 
     #[test]

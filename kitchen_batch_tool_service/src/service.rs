@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::console::{ConsoleSettings, run_console};
 use crate::grpc::KitchenOrderHandler;
 use crate::health::{KitchenHealth, probe_database};
-use crate::http::{ApiState, ScreenSettings};
+use crate::http::{ApiState, HttpSettings, ScreenSettings};
 use crate::metrics::Metrics;
 use crate::sse::{EventsState, SseSettings};
 use crate::store::{OrderStore, PageLimits, StoreError};
@@ -48,6 +48,9 @@ pub enum ServiceError {
     /// The HTTP server failed.
     #[error("HTTP server failed: {0}")]
     Http(#[source] std::io::Error),
+    /// The TLS or token settings cannot be used.
+    #[error(transparent)]
+    Security(#[from] crate::config::SecurityError),
 }
 
 /// Orders per page when screens or the console read the log from PostgreSQL, and the bytes of
@@ -74,6 +77,16 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    // Settings that cannot work end the start before anything else is done.
+    let grpc_options = grpc_servers::ServerOptions {
+        security: config.grpc_security()?,
+        max_message_bytes: usize::try_from(config.grpc_max_message_bytes).unwrap_or(usize::MAX),
+    };
+    let http_settings = HttpSettings {
+        allowed_origins: config.cors_allowed_origins.0.clone(),
+        screen_token: config.screen_token()?,
+        max_body_bytes: usize::try_from(config.http_max_body_bytes).unwrap_or(usize::MAX),
+    };
     let database_timeout = Duration::from_secs(config.database_timeout_secs);
     let pool = shared_databases::connect_postgres(
         &config.database_url,
@@ -230,6 +243,7 @@ pub async fn run(
         grpc_listener,
         handler,
         serving_watch,
+        &grpc_options,
         stopping.clone().cancelled_owned(),
     );
     let http = async {
@@ -240,7 +254,7 @@ pub async fn run(
                 tracing::debug!(%error, "cannot set TCP_NODELAY on an HTTP connection");
             }
         });
-        let app = crate::http::app(events, api, health.clone(), &config.cors_allowed_origins.0);
+        let app = crate::http::app(events, api, health.clone(), &http_settings);
         axum::serve(http_listener, app)
             .with_graceful_shutdown(stopping.clone().cancelled_owned())
             .await

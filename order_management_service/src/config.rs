@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use clap::Parser;
+use shared_utils::secret::Secret;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// The order management service's configuration.
@@ -27,7 +29,8 @@ pub struct Config {
     #[arg(long, env = "MONGO_ORDERS_COLLECTION", default_value = "orders", value_parser = parse_collection_name)]
     pub mongo_orders_collection: String,
 
-    /// The kitchen's gRPC address (`host:port` or `http://host:port`).
+    /// The kitchen's gRPC address (`host:port`, `http://host:port`, or `https://host:port` for
+    /// TLS).
     #[arg(long, env = "GRPC_TARGET", default_value = "localhost:50051", value_parser = parse_grpc_target)]
     pub grpc_target: String,
 
@@ -35,9 +38,40 @@ pub struct Config {
     #[arg(long, env = "GRPC_DEADLINE_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=600_000))]
     pub grpc_deadline_ms: u64,
 
+    /// CA certificate (PEM file) the kitchen's certificate must chain to. Needs an `https://`
+    /// `GRPC_TARGET`; without it, an `https://` target is checked against the public CAs.
+    #[arg(long, env = "GRPC_TLS_CA")]
+    pub grpc_tls_ca: Option<PathBuf>,
+
+    /// This service's client certificate (PEM file), for a kitchen that requires one (mutual
+    /// TLS), with `GRPC_TLS_CLIENT_KEY`.
+    #[arg(long, env = "GRPC_TLS_CLIENT_CERT")]
+    pub grpc_tls_client_cert: Option<PathBuf>,
+
+    /// The client certificate's private key (PEM file).
+    #[arg(long, env = "GRPC_TLS_CLIENT_KEY")]
+    pub grpc_tls_client_key: Option<PathBuf>,
+
+    /// The name the kitchen's certificate must carry, when it is not `GRPC_TARGET`'s host (e.g.
+    /// the target is an IP address).
+    #[arg(long, env = "GRPC_TLS_DOMAIN", value_parser = parse_non_empty)]
+    pub grpc_tls_domain: Option<String>,
+
+    /// Bearer token sent on every call to the kitchen (its `GRPC_AUTH_TOKEN`).
+    #[arg(long, env = "GRPC_AUTH_TOKEN", hide_env_values = true)]
+    pub grpc_auth_token: Option<Secret>,
+
+    /// A file holding `GRPC_AUTH_TOKEN` instead (surrounding white space is dropped).
+    #[arg(long, env = "GRPC_AUTH_TOKEN_FILE")]
+    pub grpc_auth_token_file: Option<PathBuf>,
+
     /// Address of the HTTP server (`/ping`, `/health`, `/metrics`).
     #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8000")]
     pub http_addr: SocketAddr,
+
+    /// Largest HTTP request body accepted, in bytes; a larger one is answered 413.
+    #[arg(long, env = "HTTP_MAX_BODY_BYTES", default_value_t = 64 << 10, value_parser = clap::value_parser!(u64).range(1_024..=(64 << 20)))]
+    pub http_max_body_bytes: u64,
 
     /// Collection holding the change stream's checkpoint (one document per consumer).
     #[arg(long, env = "CHECKPOINT_COLLECTION", default_value = "order_stream_checkpoints", value_parser = parse_collection_name)]
@@ -127,6 +161,17 @@ pub struct Config {
     pub command: Option<Command>,
 }
 
+/// Why the security settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SecurityError {
+    /// The token cannot be read.
+    #[error(transparent)]
+    Secret(#[from] shared_utils::secret::SecretError),
+    /// The TLS settings are incomplete or a file cannot be read.
+    #[error(transparent)]
+    Tls(#[from] grpc_clients::ClientError),
+}
+
 /// The service's commands.
 #[derive(Debug, Clone, PartialEq, Eq, clap::Subcommand)]
 pub enum Command {
@@ -157,6 +202,33 @@ impl Config {
             return Err("--start-at cannot be combined with backfill (which has --since)".into());
         }
         Ok(())
+    }
+
+    /// How the gRPC client secures its calls: TLS when `GRPC_TARGET` is `https://` (any other
+    /// `GRPC_TLS_*` setting with a plain target is an error), and the bearer token.
+    pub fn grpc_security(&self) -> Result<grpc_clients::ClientSecurity, SecurityError> {
+        let tls_settings = self.grpc_tls_ca.is_some()
+            || self.grpc_tls_client_cert.is_some()
+            || self.grpc_tls_client_key.is_some()
+            || self.grpc_tls_domain.is_some();
+        let tls = if tls_settings || self.grpc_target.starts_with("https://") {
+            Some(grpc_clients::ClientTls::from_files(
+                self.grpc_tls_ca.as_deref(),
+                self.grpc_tls_client_cert.as_deref(),
+                self.grpc_tls_client_key.as_deref(),
+                self.grpc_tls_domain.clone(),
+            )?)
+        } else {
+            None
+        };
+        Ok(grpc_clients::ClientSecurity {
+            tls,
+            auth_token: shared_utils::secret::secret_from_value_or_file(
+                "GRPC_AUTH_TOKEN",
+                self.grpc_auth_token.as_ref(),
+                self.grpc_auth_token_file.as_deref(),
+            )?,
+        })
     }
 
     /// The gRPC deadline.
@@ -395,8 +467,43 @@ mod tests {
     }
 
     #[test]
+    fn the_token_never_shows_and_tls_settings_need_https() {
+        let config = parse(&["--mongo-db", "shop", "--grpc-auth-token", "TOKEN-MARKER"]).unwrap();
+        assert!(!format!("{config:?}").contains("TOKEN-MARKER"));
+        let security = config.grpc_security().unwrap();
+        assert_eq!(security.auth_token.unwrap().expose(), "TOKEN-MARKER");
+        assert!(security.tls.is_none());
+        let plain_with_domain = parse(&["--mongo-db", "shop", "--grpc-tls-domain", "kitchen"])
+            .unwrap()
+            .grpc_security()
+            .unwrap();
+        let error = grpc_clients::initialize_secure_order_client(
+            "localhost:50051",
+            Duration::from_secs(1),
+            &plain_with_domain,
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("https://"), "{error}");
+        let https = parse(&[
+            "--mongo-db",
+            "shop",
+            "--grpc-target",
+            "https://kitchen:50051",
+        ])
+        .unwrap()
+        .grpc_security()
+        .unwrap();
+        assert!(https.tls.is_some());
+    }
+
+    #[test]
     fn a_grpc_target_may_be_host_port_or_a_uri() {
-        for target in ["localhost:50051", "10.0.0.5:50051", "http://kitchen:50051"] {
+        for target in [
+            "localhost:50051",
+            "10.0.0.5:50051",
+            "http://kitchen:50051",
+            "https://kitchen:50051",
+        ] {
             assert!(
                 parse(&["--mongo-db", "shop", "--grpc-target", target]).is_ok(),
                 "{target}"

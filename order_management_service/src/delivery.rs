@@ -44,7 +44,8 @@ impl Deliverer {
     /// Sends `order` until the kitchen acknowledges or rejects it, or `cancel` fires.
     ///
     /// Every failure other than a rejection is retried with [`delivery_backoff`]: transient ones
-    /// (unavailable, deadline exceeded, resource exhausted, connection errors) and unexpected
+    /// (unavailable, deadline exceeded, resource exhausted, connection and TLS errors, and
+    /// `UNAUTHENTICATED`: a token the kitchen does not accept), and unexpected
     /// ones (internal errors, or an answer with `success: false`) alike, because giving up would
     /// lose the order. While it retries, `health` says so.
     pub(crate) async fn deliver(
@@ -69,6 +70,9 @@ impl Deliverer {
                 Ok(response) if response.success => return Delivery::Acknowledged(response),
                 Ok(response) => format!("kitchen answered success=false: {}", response.message),
                 Err(SendError::Rejected(reason)) => return Delivery::Rejected(reason),
+                // A token the kitchen does not accept is the services' misconfiguration, not the
+                // order's fault: retried (and reported on /health) until the tokens agree.
+                Err(error @ SendError::Unauthenticated(_)) => error.to_string(),
                 Err(error @ SendError::Transient { .. }) => error.to_string(),
                 Err(error @ SendError::Failed { .. }) => error.to_string(),
             };

@@ -89,13 +89,17 @@ impl HealthReport {
     }
 }
 
-/// The router: `/ping`, `/health`, `/metrics`.
-pub fn app(state: AppState) -> Router {
+/// The router: `/ping`, `/health`, `/metrics`, refusing request bodies over `max_body_bytes`
+/// with 413.
+pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/ping", get(ping))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .with_state(state)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            max_body_bytes,
+        ))
 }
 
 async fn ping() -> Json<serde_json::Value> {

@@ -12,7 +12,7 @@ use crate::listener::{CheckpointPolicy, ListenerOptions, OrderListener};
 use crate::metrics::Metrics;
 use crate::pipeline::OrderPipeline;
 use crate::status::ListenerProgress;
-use grpc_clients::{ClientError, initialize_order_client};
+use grpc_clients::{ClientError, initialize_secure_order_client};
 use mongodb::bson::Document;
 use shared_databases::{MongoError, initialize_mongo};
 use shared_patterns::{CancellationToken, spawn_background_service};
@@ -33,6 +33,9 @@ pub enum ServiceError {
     /// The gRPC target is invalid.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The TLS or token settings cannot be used.
+    #[error(transparent)]
+    Security(#[from] crate::config::SecurityError),
     /// The HTTP address cannot be bound.
     #[error("cannot listen on {address}: {source}")]
     Bind {
@@ -69,9 +72,12 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
+    // Settings that cannot work end the start before MongoDB is reached.
+    let security = config.grpc_security()?;
+    let order_client =
+        initialize_secure_order_client(&config.grpc_target, config.grpc_deadline(), &security)?;
     let client = initialize_mongo(&config.mongo_uri, config.mongo_connect_timeout()).await?;
     let database = client.database(&config.mongo_db);
-    let order_client = initialize_order_client(&config.grpc_target, config.grpc_deadline())?;
 
     let metrics = Arc::new(Metrics::default());
     let progress = Arc::new(ListenerProgress::default());
@@ -126,7 +132,8 @@ pub async fn run(
         progress,
         metrics,
     };
-    let served = axum::serve(http, app(state))
+    let max_body_bytes = usize::try_from(config.http_max_body_bytes).unwrap_or(usize::MAX);
+    let served = axum::serve(http, app(state, max_body_bytes))
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServiceError::Serve);

@@ -17,6 +17,11 @@ pub(crate) enum ApiError {
     Conflict(String),
     #[error("this Idempotency-Key was used for another request")]
     KeyReused,
+    /// The screen token is missing or wrong.
+    #[error(
+        "the screen token is missing or wrong: open the screen as /?token=..., or send Authorization: Bearer ..."
+    )]
+    Unauthorized,
     #[error("the order store is unavailable")]
     Unavailable(#[source] StoreError),
 }
@@ -49,6 +54,14 @@ impl IntoResponse for ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::KeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))],
+                    Json(json!({ "error": self.to_string() })),
+                )
+                    .into_response();
+            }
             Self::Unavailable(error) => {
                 tracing::error!(%error, "an API request failed on the database");
                 return (

@@ -4,6 +4,7 @@
 mod api;
 mod error;
 mod screen;
+mod screen_token;
 
 pub(crate) use api::{ApiState, ScreenSettings};
 
@@ -17,39 +18,61 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use shared_utils::secret::Secret;
 use std::sync::Arc;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// What guards the HTTP server.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    /// Pages on these origins (another web app's) may use the stream and the API (CORS).
+    pub(crate) allowed_origins: Vec<HeaderValue>,
+    /// The token the screens, the stream and the API require, if any.
+    pub(crate) screen_token: Option<Secret>,
+    /// Largest request body, in bytes.
+    pub(crate) max_body_bytes: usize,
+}
 
 /// The whole HTTP application, built here so that tests serve exactly what production serves.
-/// Pages on `allowed_origins` (another web app's) may use the stream and the API.
+/// `/ping`, `/health` and `/metrics` stay outside the screen token, for probes and Prometheus.
 pub(crate) fn app(
     events: EventsState,
     api: ApiState,
     health: KitchenHealth,
-    allowed_origins: &[HeaderValue],
+    settings: &HttpSettings,
 ) -> Router {
     let health_state = HealthState {
         health,
         hub: events.hub.clone(),
     };
-    let router = Router::new()
-        .route("/ping", get(ping))
-        .route("/health", get(health_report).with_state(health_state))
-        .route(
-            "/metrics",
-            get(metrics).with_state(Arc::clone(&events.metrics)),
-        )
+    let metrics_state = Arc::clone(&events.metrics);
+    let screens = Router::new()
         .merge(sse::router(events))
         .merge(api::router(api))
         .merge(screen::router());
-    if allowed_origins.is_empty() {
+    let screens = match &settings.screen_token {
+        Some(token) => screens.layer(axum::middleware::from_fn_with_state(
+            screen_token::ScreenToken::new(token.clone()),
+            screen_token::require_screen_token,
+        )),
+        None => screens,
+    };
+    let router = Router::new()
+        .route("/ping", get(ping))
+        .route("/health", get(health_report).with_state(health_state))
+        .route("/metrics", get(metrics).with_state(metrics_state))
+        .merge(screens)
+        .layer(RequestBodyLimitLayer::new(settings.max_body_bytes));
+    if settings.allowed_origins.is_empty() {
         return router;
     }
-    router.layer(cors(allowed_origins))
+    router.layer(cors(&settings.allowed_origins))
 }
 
 /// Cross-origin access for the stream and the API. The `Last-Event-ID` a reconnecting
-/// `EventSource` sends and the `Idempotency-Key` of changes are allowed headers.
+/// `EventSource` sends, the `Idempotency-Key` of changes and the screen token's `Authorization`
+/// are allowed headers.
 fn cors(allowed_origins: &[HeaderValue]) -> CorsLayer {
     let origins = if allowed_origins.iter().any(|origin| origin == "*") {
         AllowOrigin::any()
@@ -62,6 +85,7 @@ fn cors(allowed_origins: &[HeaderValue]) -> CorsLayer {
         .allow_headers([
             axum::http::header::CONTENT_TYPE,
             axum::http::header::CACHE_CONTROL,
+            axum::http::header::AUTHORIZATION,
             HeaderName::from_static("last-event-id"),
             HeaderName::from_static("idempotency-key"),
         ])

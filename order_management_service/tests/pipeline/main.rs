@@ -4,6 +4,7 @@
 
 mod documents;
 mod positions;
+mod security;
 mod standby;
 mod support;
 

@@ -211,6 +211,19 @@ impl OrderService {
         );
     }
 
+    /// Sets `key` to `value` for the next start.
+    pub fn set_env(&mut self, key: &'static str, value: &str) {
+        self.env.retain(|(name, _)| *name != key);
+        self.env.push((key, value.to_owned()));
+    }
+
+    /// Every line logged, over all the runs.
+    pub fn all_logs(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.earlier_logs.concat();
+        lines.extend(self.log());
+        lines
+    }
+
     /// Kills the process at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         let mut process = self.process.take().expect("the order service is running");
@@ -314,6 +327,31 @@ impl Stack {
         fail_point: Option<(Bson, Document)>,
         env: &[(&'static str, &str)],
     ) -> Self {
+        let service_env: Vec<(&'static str, String)> = env
+            .iter()
+            .map(|(key, value)| (*key, (*value).to_owned()))
+            .collect();
+        Self::start_with_envs(with_kitchen, fail_point, env, |_| service_env).await
+    }
+
+    /// Everything, with `kitchen_env` for the kitchen and, for the order service, the
+    /// variables `service_env` makes knowing the kitchen (its ports), e.g. an `https://` target.
+    pub async fn start_secured(
+        kitchen_env: &[(&'static str, &str)],
+        service_env: impl FnOnce(&Kitchen) -> Vec<(&'static str, String)>,
+    ) -> Self {
+        Self::start_with_envs(true, None, kitchen_env, |kitchen| {
+            service_env(kitchen.expect("the stack has a kitchen"))
+        })
+        .await
+    }
+
+    async fn start_with_envs(
+        with_kitchen: bool,
+        fail_point: Option<(Bson, Document)>,
+        env: &[(&'static str, &str)],
+        service_env: impl FnOnce(Option<&Kitchen>) -> Vec<(&'static str, String)>,
+    ) -> Self {
         let mongo = MongoTestServer::start()
             .unwrap_or_else(|error| panic!("cannot start the MongoDB-compatible server: {error}"));
         let client = Client::with_uri_str(mongo.uri())
@@ -346,10 +384,15 @@ impl Stack {
                 .expect("configureFailPoint (the server must allow test commands)");
         }
         let uri = mongo.uri_with_app_name(&app_name);
+        let service_env = service_env(kitchen.as_ref());
+        let service_env: Vec<(&'static str, &str)> = service_env
+            .iter()
+            .map(|(key, value)| (*key, value.as_str()))
+            .collect();
         let service = if fail_point.is_some() {
             OrderService::launch(&uri, database.name(), &grpc_target).await
         } else {
-            OrderService::start_with(&uri, database.name(), &grpc_target, env).await
+            OrderService::start_with(&uri, database.name(), &grpc_target, &service_env).await
         };
         Self {
             mongo,

@@ -22,6 +22,13 @@ pub enum CallError {
         /// The status message.
         message: String,
     },
+    /// The service refused the call's credentials (`UNAUTHENTICATED`): the bearer token is
+    /// missing or differs from the service's. Transient: the request itself is fine, and the
+    /// call succeeds once the tokens agree (a misconfiguration must not dead-letter anything).
+    #[error(
+        "the service refused the credentials (UNAUTHENTICATED): check that GRPC_AUTH_TOKEN is the same on both services: {0}"
+    )]
+    Unauthenticated(String),
     /// Any other failure; whether to retry is the caller's choice.
     #[error("failed ({code:?}): {message}")]
     Failed {
@@ -35,7 +42,7 @@ pub enum CallError {
 impl CallError {
     /// Whether the same call may succeed later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. })
+        matches!(self, Self::Transient { .. } | Self::Unauthenticated(_))
     }
 }
 
@@ -46,6 +53,7 @@ impl From<tonic::Status> for CallError {
             Code::InvalidArgument | Code::OutOfRange | Code::FailedPrecondition => {
                 Self::Rejected(message)
             }
+            Code::Unauthenticated => Self::Unauthenticated(message),
             code @ (Code::Unavailable
             | Code::DeadlineExceeded
             | Code::ResourceExhausted

@@ -1,31 +1,17 @@
 //! The order gRPC client: sends `OrderRequest`s to the kitchen.
 
 use crate::call_error::CallError;
-use crate::channel::lazy_channel;
-use crate::metadata::MetadataInjector;
+use crate::channel::{ClientError, Connection, connect_lazily};
+use crate::security::ClientSecurity;
 use order_service_proto::order_service::v1::order_service_client::OrderServiceClient;
 use order_service_proto::order_service::v1::{OrderRequest, OrderResponse};
 use shared_utils::trace::TraceContext;
 use std::time::Duration;
 use tonic::transport::Channel;
 
-/// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The target is not a valid address.
-    #[error("invalid gRPC target {target:?}: {source}")]
-    InvalidTarget {
-        /// The target as given.
-        target: String,
-        /// The transport's error.
-        #[source]
-        source: tonic::transport::Error,
-    },
-}
-
 /// Why one `SendOrder` call did not deliver the order: [`CallError::Rejected`] (the kitchen
-/// refused it for good: dead-letter it), [`CallError::Transient`] (send it again later) or
-/// [`CallError::Failed`].
+/// refused it for good: dead-letter it), [`CallError::Transient`] and
+/// [`CallError::Unauthenticated`] (send it again later) or [`CallError::Failed`].
 pub type SendError = CallError;
 
 /// Sends orders to the kitchen, each call bounded by a deadline.
@@ -35,20 +21,31 @@ pub type SendError = CallError;
 #[derive(Debug, Clone)]
 pub struct OrderClient {
     inner: OrderServiceClient<Channel>,
-    deadline: Duration,
+    connection: Connection,
 }
 
-/// Builds an [`OrderClient`] for `target` (`host:port` or a full `http://` URI). The connection
-/// is made on first use, so the caller starts even while the kitchen is down.
+/// Builds an [`OrderClient`] for `target` (`host:port` or a full `http://` URI), without TLS or
+/// a token. The connection is made on first use, so the caller starts even while the kitchen is
+/// down.
 pub fn initialize_order_client(
     target: &str,
     deadline: Duration,
 ) -> Result<OrderClient, ClientError> {
-    let channel = lazy_channel(target, deadline)?;
-    tracing::info!(%target, "order gRPC client initialized");
+    initialize_secure_order_client(target, deadline, &ClientSecurity::default())
+}
+
+/// Builds an [`OrderClient`] for `target` with `security`. TLS is on exactly when the target is
+/// `https://`; the server's certificate must then chain to the configured CA (or a public one)
+/// and name the target's host (or [`ClientTls::domain`](crate::ClientTls::domain)).
+pub fn initialize_secure_order_client(
+    target: &str,
+    deadline: Duration,
+    security: &ClientSecurity,
+) -> Result<OrderClient, ClientError> {
+    let connection = connect_lazily("order", target, deadline, security)?;
     Ok(OrderClient {
-        inner: OrderServiceClient::new(channel),
-        deadline,
+        inner: OrderServiceClient::new(connection.channel.clone()),
+        connection,
     })
 }
 
@@ -67,12 +64,9 @@ impl OrderClient {
         order: OrderRequest,
         trace: &TraceContext,
     ) -> Result<OrderResponse, SendError> {
-        let mut request = tonic::Request::new(order);
-        request.set_timeout(self.deadline);
-        trace.inject(&mut MetadataInjector(request.metadata_mut()));
         self.inner
             .clone()
-            .send_order(request)
+            .send_order(self.connection.request(order, trace))
             .await
             .map(tonic::Response::into_inner)
             .map_err(SendError::from)
@@ -82,6 +76,9 @@ impl OrderClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::security::ClientTls;
+    use shared_utils::secret::Secret;
+    use std::path::Path;
     use tonic::Code;
 
     #[test]
@@ -116,6 +113,46 @@ mod tests {
         ] {
             assert!(SendError::from(status).is_transient());
         }
+    }
+
+    #[test]
+    fn unauthenticated_is_transient_never_a_rejection() {
+        let error = SendError::from(tonic::Status::unauthenticated("wrong token"));
+        assert_eq!(error, SendError::Unauthenticated("wrong token".into()));
+        assert!(error.is_transient());
+        assert!(error.to_string().contains("GRPC_AUTH_TOKEN"), "{error}");
+    }
+
+    #[test]
+    fn tls_settings_need_an_https_target() {
+        let security = ClientSecurity {
+            tls: Some(ClientTls::default()),
+            auth_token: None,
+        };
+        for target in ["localhost:50051", "http://localhost:50051"] {
+            let error = initialize_secure_order_client(target, Duration::from_secs(1), &security)
+                .unwrap_err();
+            assert!(
+                matches!(error, ClientError::TlsNeedsHttps { .. }),
+                "{error}"
+            );
+        }
+        let error =
+            ClientTls::from_files(None, Some(Path::new("cert.pem")), None, None).unwrap_err();
+        assert!(matches!(error, ClientError::IncompleteIdentity), "{error}");
+    }
+
+    #[test]
+    fn the_token_never_shows_in_debug() {
+        let security = ClientSecurity {
+            tls: Some(ClientTls {
+                identity: Some((b"cert".to_vec(), b"KEY-MARKER".to_vec())),
+                ..ClientTls::default()
+            }),
+            auth_token: Some(Secret::new("TOKEN-MARKER")),
+        };
+        let shown = format!("{security:?}");
+        assert!(!shown.contains("MARKER"), "{shown}");
     }
 
     #[test]

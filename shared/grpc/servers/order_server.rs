@@ -2,6 +2,8 @@
 
 use crate::health::health_service_following;
 use crate::metadata::MetadataExtractor;
+use crate::security::ServerOptions;
+use crate::{HandlerError, ServerError};
 use order_service_proto::order_service::v1::order_service_server::{
     OrderService, OrderServiceServer,
 };
@@ -11,45 +13,10 @@ use std::future::Future;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::{Router, TcpIncoming};
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
-
-/// Why a handler did not accept an order. The server maps each kind to its gRPC status code,
-/// which tells the sender whether to retry.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// The request is malformed; sending it again cannot succeed (`INVALID_ARGUMENT`).
-    #[error("{0}")]
-    InvalidArgument(String),
-    /// A dependency is down; the same request may succeed later (`UNAVAILABLE`).
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-impl From<HandlerError> for Status {
-    fn from(error: HandlerError) -> Self {
-        match error {
-            HandlerError::InvalidArgument(message) => Status::invalid_argument(message),
-            HandlerError::Unavailable(message) => Status::unavailable(message),
-        }
-    }
-}
-
-impl HandlerError {
-    /// Logs the refusal of one `what` (for example "order"), in the caller's span: a rejection
-    /// as a warning (the sender's data), an unavailable dependency as an error (ours).
-    pub fn log(&self, what: &str) {
-        match self {
-            HandlerError::InvalidArgument(reason) => {
-                tracing::warn!(%reason, "{what} rejected");
-            }
-            HandlerError::Unavailable(reason) => {
-                tracing::error!(%reason, "{what} not accepted");
-            }
-        }
-    }
-}
 
 /// The logic behind `SendOrder`, implemented by the service that receives orders.
 pub trait OrderHandler: Send + Sync + 'static {
@@ -100,24 +67,22 @@ impl<H: OrderHandler> OrderService for OrderServer<H> {
     }
 }
 
-/// Why the gRPC server stopped with an error.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// The transport failed.
-    #[error("gRPC server failed: {0}")]
-    Transport(#[from] tonic::transport::Error),
-}
-
 /// The tonic router serving the order service and the standard gRPC health service, for callers
 /// that add more services before serving. The health service reports the order service
-/// `SERVING` while `serving` holds true and `NOT_SERVING` otherwise.
+/// `SERVING` while `serving` holds true and `NOT_SERVING` otherwise. `options` sets TLS, the
+/// bearer token every `SendOrder` call must carry (health stays open to probes) and the largest
+/// request decoded.
 pub fn order_server_router<H: OrderHandler>(
     handler: Arc<H>,
     serving: watch::Receiver<bool>,
-) -> Router {
-    tonic::transport::Server::builder()
+    options: &ServerOptions,
+) -> Result<Router, ServerError> {
+    let orders = OrderServiceServer::new(OrderServer::new(handler))
+        .max_decoding_message_size(options.max_message_bytes);
+    Ok(options
+        .server_builder()?
         .add_service(health_service_following::<OrderServiceServer<OrderServer<H>>>(serving))
-        .add_service(OrderServiceServer::new(OrderServer::new(handler)))
+        .add_service(InterceptedService::new(orders, options.token_check())))
 }
 
 /// Serves the order service (and gRPC health, following `serving`) on `listener` until
@@ -126,12 +91,13 @@ pub async fn start_order_server<H: OrderHandler>(
     listener: TcpListener,
     handler: Arc<H>,
     serving: watch::Receiver<bool>,
+    options: &ServerOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServerError> {
-    let address = listener.local_addr().ok();
+    let router = order_server_router(handler, serving, options)?;
+    options.log_listening("order", listener.local_addr().ok());
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    tracing::info!(?address, "order gRPC server listening");
-    order_server_router(handler, serving)
+    router
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await?;
     Ok(())

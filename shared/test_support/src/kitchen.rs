@@ -46,6 +46,8 @@ pub struct Kitchen {
     process: Option<ServiceProcess>,
     /// What earlier runs printed, so that counts survive restarts.
     earlier_stdout: Vec<String>,
+    /// What earlier runs logged.
+    earlier_stderr: Vec<String>,
 }
 
 impl Kitchen {
@@ -82,6 +84,7 @@ impl Kitchen {
                 .collect(),
             process: None,
             earlier_stdout: Vec::new(),
+            earlier_stderr: Vec::new(),
         };
         kitchen.spawn();
         kitchen
@@ -119,6 +122,7 @@ impl Kitchen {
         let mut process = self.process.take().expect("the kitchen is running");
         process.kill();
         self.earlier_stdout.extend(process.stdout());
+        self.earlier_stderr.extend(process.stderr());
     }
 
     /// Stops the process with SIGTERM and returns its exit code (`None`: it had to be killed
@@ -129,6 +133,7 @@ impl Kitchen {
         // The output threads may still be draining the pipes.
         std::thread::sleep(Duration::from_millis(100));
         self.earlier_stdout.extend(process.stdout());
+        self.earlier_stderr.extend(process.stderr());
         code
     }
 
@@ -175,6 +180,15 @@ impl Kitchen {
         let mut lines = self.earlier_stdout.clone();
         if let Some(process) = &self.process {
             lines.extend(process.stdout());
+        }
+        lines
+    }
+
+    /// Every line logged to stderr, over all the runs.
+    pub fn stderr(&self) -> Vec<String> {
+        let mut lines = self.earlier_stderr.clone();
+        if let Some(process) = &self.process {
+            lines.extend(process.stderr());
         }
         lines
     }

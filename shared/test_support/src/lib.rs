@@ -15,6 +15,7 @@ pub mod process;
 pub mod secantus;
 pub mod sse;
 pub mod sse_client;
+pub mod tls;
 
 pub use browser::{Browser, BrowserError, BrowserOptions, ConsoleMessage};
 pub use fault_proxy::FaultProxy;
@@ -26,6 +27,7 @@ pub use process::ServiceProcess;
 pub use secantus::{MongoTestServer, unique_name};
 pub use sse::{SseMessage, SseParser};
 pub use sse_client::{SseClient, SseEnd};
+pub use tls::{CertFiles, TestCa};
 
 /// Why a test server or process could not be started.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,9 @@
 //! Small helpers both services use: ISO 8601 time stamps, logging set-up, `.env` loading,
-//! shutdown signals and error reports.
+//! shutdown signals, error reports and secrets that never show in logs.
 
 pub mod errors;
 pub mod runtime;
+pub mod secret;
 pub mod shutdown;
 pub mod telemetry;
 pub mod time;

@@ -170,8 +170,9 @@ pub(crate) fn plan(
         format!("{SERVERS}/tests/{snake}_round_trip.rs"),
         names.round_trip_test(),
     );
-    let client_exports =
-        format!("pub use {snake}_client::{{{pascal}Client, initialize_{snake}_client}};");
+    let client_exports = format!(
+        "pub use {snake}_client::{{\n    {pascal}Client, initialize_{snake}_client, initialize_secure_{snake}_client,\n}};"
+    );
     let server_exports = format!(
         "pub use {snake}_server::{{\n    {pascal}Handler, {pascal}Server, {snake}_server_router, start_{snake}_server,\n}};"
     );
@@ -410,11 +411,9 @@ mod tests {
         );
         let clients = text(&plan, "shared/grpc/clients/lib.rs");
         assert!(clients.contains("pub mod inventory_client;"));
-        assert!(
-            clients.contains(
-                "pub use inventory_client::{InventoryClient, initialize_inventory_client};"
-            )
-        );
+        assert!(clients.contains(
+            "InventoryClient, initialize_inventory_client, initialize_secure_inventory_client,"
+        ));
         assert!(text(&plan, "shared/grpc/servers/lib.rs").contains("start_inventory_server"));
     }
 
