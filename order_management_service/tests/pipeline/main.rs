@@ -2,6 +2,7 @@
 //! gRPC -> the real kitchen (PostgreSQL, stdout, SSE). Each test has its own servers and
 //! database; see `support.rs` for what runs and where the binaries come from.
 
+mod demo_feed;
 mod documents;
 mod positions;
 mod security;
