@@ -3,8 +3,8 @@
 
 use crate::metadata::MetadataInjector;
 use crate::security::ClientSecurity;
+use shared_utils::pem::PemFileError;
 use shared_utils::trace::TraceContext;
-use std::path::PathBuf;
 use std::time::Duration;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
@@ -32,16 +32,8 @@ pub enum ClientError {
     #[error("a client certificate and its key go together: give both or neither")]
     IncompleteIdentity,
     /// A TLS file cannot be read.
-    #[error("cannot read the {what} {path}: {source}")]
-    TlsFile {
-        /// Which file.
-        what: &'static str,
-        /// Its path.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    TlsFile(#[from] PemFileError),
     /// The TLS settings are refused (a malformed certificate or key).
     #[error("invalid TLS settings: {0}")]
     Tls(#[source] tonic::transport::Error),
@@ -120,7 +112,7 @@ pub(crate) fn connect_lazily(
             let mut value = MetadataValue::try_from(format!("Bearer {}", token.expose()))
                 .map_err(|_| ClientError::InvalidToken)?;
             value.set_sensitive(true);
-            Ok(value)
+            Ok::<_, ClientError>(value)
         })
         .transpose()?;
     tracing::info!(

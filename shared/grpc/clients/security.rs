@@ -2,6 +2,7 @@
 //! certificate) and a bearer token on every call.
 
 use crate::ClientError;
+use shared_utils::pem::read_pem;
 use shared_utils::secret::Secret;
 use std::fmt;
 use std::path::Path;
@@ -81,12 +82,4 @@ impl ClientTls {
         }
         config
     }
-}
-
-fn read_pem(what: &'static str, path: &Path) -> Result<Vec<u8>, ClientError> {
-    std::fs::read(path).map_err(|source| ClientError::TlsFile {
-        what,
-        path: path.to_owned(),
-        source,
-    })
 }

@@ -1,7 +1,7 @@
 //! Why a call or a server did not succeed: the handler's refusal, which picks the call's status,
 //! and the server's own failures.
 
-use std::path::PathBuf;
+use shared_utils::pem::PemFileError;
 use tonic::Status;
 
 /// Why a handler did not accept a request. The server maps each kind to its gRPC status code,
@@ -47,16 +47,8 @@ pub enum ServerError {
     #[error("gRPC server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
     /// A TLS file cannot be read.
-    #[error("cannot read the {what} {path}: {source}")]
-    TlsFile {
-        /// Which file.
-        what: &'static str,
-        /// Its path.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    TlsFile(#[from] PemFileError),
     /// A client CA was given without the server's own certificate and key, or a certificate
     /// without its key.
     #[error(

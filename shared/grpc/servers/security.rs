@@ -3,6 +3,7 @@
 //! request it decodes.
 
 use crate::ServerError;
+use shared_utils::pem::read_pem;
 use shared_utils::secret::Secret;
 use std::fmt;
 use std::path::Path;
@@ -126,14 +127,6 @@ impl ServerTls {
             None => config,
         }
     }
-}
-
-fn read_pem(what: &'static str, path: &Path) -> Result<Vec<u8>, ServerError> {
-    std::fs::read(path).map_err(|source| ServerError::TlsFile {
-        what,
-        path: path.to_owned(),
-        source,
-    })
 }
 
 /// Checks each call's bearer token (when one is configured) before the handler sees the call:

@@ -1,7 +1,8 @@
 //! Small helpers both services use: ISO 8601 time stamps, logging set-up, `.env` loading,
-//! shutdown signals, error reports and secrets that never show in logs.
+//! shutdown signals, error reports, PEM files and secrets that never show in logs.
 
 pub mod errors;
+pub mod pem;
 pub mod runtime;
 pub mod secret;
 pub mod shutdown;
