@@ -27,6 +27,9 @@ outroot="$(readlink -f "$cache_base")/output_user_root"
 start=$(date +%s)
 log() { printf '[bazel-ci +%ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
+disk() { "$steps/disk_report.sh" "$1" "$ws" "$outroot" "${local_cache_dir:-$outroot}"; }
+disk "before Bazel"
+
 log "crate_universe members"
 "$steps/check_crate_universe_members.sh"
 
@@ -59,9 +62,12 @@ log "build and tests passed"
 # Free memory for the next server (2 cores, one JVM at a time is enough).
 "$bazel" --output_base="$main_base" shutdown >/dev/null 2>&1 || true
 
+disk "after the main build"
+
 log "remote cache proof"
 "$steps/prove_remote_cache.sh" "$outroot"
 
 log "a generated RPC service, built and tested in a copy of the repository"
 "$steps/generated_service.sh" "$outroot"
+disk "after Bazel"
 log "done"

@@ -59,7 +59,8 @@ cargo clippy --locked "${crates[@]}" --all-targets -- -D warnings
 cargo test --locked -p grpc_servers --test inventory_round_trip --test payment_round_trip
 
 say "Bazel: clippy, rustfmt and the generated tests"
-tools/bazel --output_base="$output_base" test --config=ci \
+# Only what the tests run is downloaded; the rest stays in the remote cache, not on the disk.
+tools/bazel --output_base="$output_base" test --config=ci --remote_download_toplevel \
   //inventory_service/... //order_management_service/proto/... //shared/grpc/...
 tools/bazel --output_base="$output_base" shutdown >/dev/null 2>&1 || true
 
