@@ -66,10 +66,13 @@ pub(crate) fn write(root: &Path, plan: &Plan) -> anyhow::Result<()> {
 
 /// Formats the edited Rust files as `cargo fmt --check` expects and records a new crate in
 /// Cargo.lock (without changing any other package's version).
+///
+/// Not `--offline`: `cargo metadata` reads the manifest of every locked package, those of other
+/// platforms too, which a machine that only built for Linux has not downloaded.
 pub(crate) fn settle_with_cargo(root: &Path) -> anyhow::Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     for arguments in [
-        &["metadata", "--format-version", "1", "--offline"][..],
+        &["metadata", "--format-version", "1"][..],
         &["fmt", "--all"][..],
     ] {
         let output = Command::new(&cargo)
