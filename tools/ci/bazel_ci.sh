@@ -27,7 +27,7 @@ outroot="$(readlink -f "$cache_base")/output_user_root"
 start=$(date +%s)
 log() { printf '[bazel-ci +%ss] %s\n' "$(( $(date +%s) - start ))" "$*"; }
 
-disk() { "$steps/disk_report.sh" "$1" "$ws" "$outroot" "${local_cache_dir:-$outroot}"; }
+disk() { "$steps/disk_report.sh" "$1" "$ws" "$outroot" ${local_cache_dir:+"$local_cache_dir"}; }
 disk "before Bazel"
 
 log "crate_universe members"

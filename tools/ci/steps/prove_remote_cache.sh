@@ -12,18 +12,16 @@ outroot=${1:?usage: prove_remote_cache.sh OUTPUT_USER_ROOT}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 bazel="$here/../../bazel"
 
+remove_base() {
+  "$bazel" --output_base="$1" shutdown >/dev/null 2>&1 || true
+  rm -rf --one-file-system "$1" "$1.build.log" || true
+}
 for stale in "$outroot"/ci-fresh-base.*; do
-  [ -d "$stale" ] || continue
-  "$bazel" --output_base="$stale" shutdown >/dev/null 2>&1 || true
-  rm -rf --one-file-system "$stale" "$stale.build.log"
+  [ -d "$stale" ] && remove_base "$stale"
 done
 fresh_base=$(mktemp -d "$outroot/ci-fresh-base.XXXXXX")
 exec_log="$outroot/ci-fresh-build.exec.json"
-cleanup() {
-  "$bazel" --output_base="$fresh_base" shutdown >/dev/null 2>&1 || true
-  rm -rf --one-file-system "$fresh_base" "$fresh_base.build.log" || true
-}
-trap cleanup EXIT
+trap 'remove_base "$fresh_base"' EXIT
 rm -f "$exec_log"
 echo "bazel build --config=ci //... in the fresh output base $fresh_base"
 "$bazel" --output_base="$fresh_base" build --config=ci //... --experimental_convenience_symlinks=ignore \
