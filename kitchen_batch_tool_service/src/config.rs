@@ -65,6 +65,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(10..=10_000))]
     pub tail_poll_millis: u64,
 
+    /// Shortest time, in milliseconds, between two reads of the event log: under a stream of
+    /// commits one read covers every commit of the interval (screens see an order at most this
+    /// much later) instead of one read per commit.
+    #[arg(long, env = "TAIL_MIN_INTERVAL_MILLIS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=100))]
+    pub tail_min_interval_millis: u64,
+
     /// Longest silence on an event stream before a heartbeat, in seconds.
     #[arg(long, env = "SSE_HEARTBEAT_SECS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=15))]

@@ -96,7 +96,7 @@ pub(crate) fn validate(request: OrderRequest) -> Result<Order, ValidationError> 
     }
     let mut items = Vec::with_capacity(request.order_items.len());
     for (index, item) in request.order_items.into_iter().enumerate() {
-        let field = |name: &str| format!("order_items[{index}].{name}");
+        let field = |name| ItemField { index, name };
         require_non_empty(field("item_name"), &item.item_name)?;
         limit_len(field("item_name"), &item.item_name, MAX_TEXT_LEN)?;
         require_non_empty(field("station_name"), &item.station_name)?;
@@ -127,6 +127,20 @@ pub(crate) fn validate(request: OrderRequest) -> Result<Order, ValidationError> 
         timestamp: request.timestamp,
         items,
     })
+}
+
+/// The path of an item's field, such as `order_items[2].quantity`: written out only for an
+/// error, since every field of every order is checked.
+#[derive(Clone, Copy)]
+struct ItemField {
+    index: usize,
+    name: &'static str,
+}
+
+impl fmt::Display for ItemField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "order_items[{}].{}", self.index, self.name)
+    }
 }
 
 fn require_non_empty(field: impl fmt::Display, value: &str) -> Result<(), ValidationError> {

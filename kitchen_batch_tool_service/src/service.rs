@@ -160,6 +160,7 @@ pub async fn run(
             poll: Duration::from_millis(config.tail_poll_millis),
             page: PAGE,
             held_back_alarm: HELD_BACK_ALARM,
+            min_interval: Duration::from_millis(config.tail_min_interval_millis),
         },
         background.clone(),
     ));

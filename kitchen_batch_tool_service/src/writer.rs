@@ -10,12 +10,10 @@ use crate::events::OrderEvent;
 use crate::health::{Component, StoppedOnPanic};
 use crate::metrics::Metrics;
 use crate::order::Order;
-use crate::store::{Insertion, OrderStore, StoreError};
+use crate::store::{Insertion, KeptConnection, OrderStore, StoreError};
 use crate::tail::RecentCommits;
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, Postgres};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
@@ -91,14 +89,13 @@ impl OrderWriter {
         for _ in 0..settings.connections.max(1) {
             let worker = Worker {
                 store: store.clone(),
+                connection: KeptConnection::new(store.clone()),
                 instance: Arc::clone(&instance),
                 commits: Arc::clone(&commits),
                 recent: recent.clone(),
                 _stopped_on_panic: health.stopped_on_panic("a writer task"),
                 health: health.clone(),
                 metrics: Arc::clone(&metrics),
-                connection: None,
-                last_used: Instant::now(),
             };
             tasks.spawn(worker.run(Arc::clone(&receiver), max_batch));
         }
@@ -132,15 +129,8 @@ struct Worker {
     recent: RecentCommits,
     health: Component,
     metrics: Arc<Metrics>,
-    /// Kept from one batch to the next, so that a busy writer does not pay the pool's liveness
-    /// ping per batch; `None` after a failure.
-    connection: Option<PoolConnection<Postgres>>,
-    last_used: Instant,
+    connection: KeptConnection,
 }
-
-/// A kept connection idle for longer than this is pinged before use (as the pool does on every
-/// acquire), so one the server dropped meanwhile is replaced instead of failing a batch.
-const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 impl Worker {
     async fn run(mut self, queue: Arc<Mutex<mpsc::Receiver<WriteRequest>>>, max_batch: usize) {
@@ -243,44 +233,19 @@ impl Worker {
             .collect()
     }
 
-    /// Stores `orders` on the kept connection (taking one from the pool if there is none).
+    /// Stores `orders` in one transaction.
     async fn insert(&mut self, orders: &[Order]) -> Result<Vec<Insertion>, StoreError> {
-        if self.last_used.elapsed() > IDLE_CHECK
-            && let Some(connection) = &mut self.connection
-            && self
-                .store
-                .timed(async { Ok(connection.ping().await?) })
-                .await
-                .is_err()
-        {
-            self.discard_connection();
-        }
-        let connection = match &mut self.connection {
-            Some(connection) => connection,
-            None => self.connection.insert(self.store.acquire().await?),
-        };
         let started = Instant::now();
+        let (store, instance) = (&self.store, &self.instance);
         let result = self
-            .store
-            .insert_batch(connection, orders, &self.instance)
+            .connection
+            .run(async |connection| store.insert_batch(connection, orders, instance).await)
             .await;
-        self.last_used = Instant::now();
         if result.is_ok() {
             self.metrics
-                .batch_committed(orders.len(), self.last_used - started);
-        }
-        if matches!(&result, Err(error) if !error.is_refusal()) {
-            self.discard_connection();
+                .batch_committed(orders.len(), started.elapsed());
         }
         result
-    }
-
-    /// Closes the kept connection rather than returning it to the pool: after a timeout it may
-    /// still be in the middle of a statement.
-    fn discard_connection(&mut self) {
-        if let Some(connection) = self.connection.take() {
-            drop(connection.detach());
-        }
     }
 }
 
@@ -289,6 +254,7 @@ mod tests {
     use super::*;
     use crate::health::Component;
     use crate::store::tests::test_store;
+    use std::time::Duration;
     use test_support::fixtures::numbered_order;
 
     fn order(id: &str) -> Order {
@@ -353,13 +319,12 @@ mod tests {
         let mut worker = Worker {
             _stopped_on_panic: Component::new("writer").stopped_on_panic("a writer task"),
             store: store.clone(),
+            connection: KeptConnection::new(store.clone()),
             instance: "k1".into(),
             commits: Arc::new(watch::Sender::new(0)),
             recent: RecentCommits::new(1 << 20),
             health: Component::new("writer"),
             metrics: Arc::default(),
-            connection: None,
-            last_used: Instant::now(),
         };
         let mut orders: Vec<Order> = (0..13).map(|n| order(&format!("b-{n}"))).collect();
         for bad in [0, 6, 12] {

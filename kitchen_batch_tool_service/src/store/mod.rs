@@ -6,10 +6,12 @@
 
 mod console_cursor;
 mod insert;
+mod kept_connection;
 mod read;
 mod tickets;
 
 pub(crate) use insert::{Insertion, MAX_BATCH};
+pub(crate) use kept_connection::KeptConnection;
 pub(crate) use read::{LogId, PageLimits};
 pub(crate) use tickets::{ChangeError, ChangeOutcome};
 

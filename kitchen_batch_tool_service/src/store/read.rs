@@ -6,6 +6,7 @@
 use super::{OrderStore, StoreError, iso_time};
 use crate::events::{ChangeEvent, LogEvent, OrderEvent};
 use crate::order::{Order, OrderLine};
+use sqlx::PgConnection;
 use std::sync::LazyLock;
 
 /// How much one page may hold. The first event of a page is always included, whatever its size,
@@ -257,9 +258,11 @@ pub(super) fn final_position_sql() -> &'static str {
 }
 
 impl OrderStore {
-    /// The tailer's read: the ids of up to `most` final events after `after`, in id order.
+    /// The tailer's read, on its own connection: the ids of up to `most` final events after
+    /// `after`, in id order.
     pub(crate) async fn final_ids_after(
         &self,
+        connection: &mut PgConnection,
         after: i64,
         most: i64,
     ) -> Result<IdPage, StoreError> {
@@ -269,7 +272,7 @@ impl OrderStore {
                 Ok(sqlx::query_as(&QUERIES.final_ids)
                     .bind(after)
                     .bind(most)
-                    .fetch_all(&self.pool)
+                    .fetch_all(connection)
                     .await?)
             })
             .await?;
@@ -357,7 +360,10 @@ impl OrderStore {
         after: i64,
         limits: PageLimits,
     ) -> Result<TailRead, StoreError> {
-        let ids = self.final_ids_after(after, limits.events).await?;
+        let mut connection = self.acquire().await?;
+        let ids = self
+            .final_ids_after(&mut connection, after, limits.events)
+            .await?;
         Ok(TailRead {
             events: self.log_events(&ids.ids).await?,
             complete: ids.complete,

@@ -5,7 +5,7 @@ use super::changed_or_pending;
 use super::hub::EventHub;
 use crate::events::LogEvent;
 use crate::health::Component;
-use crate::store::{LogId, OrderStore, PageLimits, StoreError};
+use crate::store::{KeptConnection, LogId, OrderStore, PageLimits, StoreError};
 use shared_patterns::Backoff;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -23,6 +23,9 @@ pub(crate) struct TailerSettings {
     /// Committed events held back longer than this make the tailer report failing, naming the
     /// transaction that holds them: screens are silent, though orders are acknowledged.
     pub(crate) held_back_alarm: Duration,
+    /// The shortest time from one read to the next: while commits keep coming, one read covers
+    /// all of those that came within it, instead of one read per commit.
+    pub(crate) min_interval: Duration,
 }
 
 /// While a running transaction holds committed events back, the tailer looks again after this,
@@ -55,37 +58,49 @@ pub(crate) async fn run_tailer(
     let mut held_back_delay = HELD_BACK_FIRST_RETRY;
     let mut held_back_since: Option<tokio::time::Instant> = None;
     let mut failures = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
+    let mut connection = KeptConnection::new(store.clone());
+    let mut next_read = tokio::time::Instant::now();
     loop {
-        let delay =
-            match read_until_caught_up(&store, &hub, &recent, &mut position, settings.page).await {
-                Ok(true) => {
-                    failures.reset();
-                    let since = *held_back_since.get_or_insert_with(tokio::time::Instant::now);
-                    if since.elapsed() >= settings.held_back_alarm {
-                        report_held_back(&store, &health, since.elapsed()).await;
-                    } else {
-                        health.healthy();
-                    }
-                    let delay = held_back_delay;
-                    held_back_delay = (held_back_delay * 2).min(settings.poll);
-                    delay
-                }
-                Ok(false) => {
+        tokio::time::sleep_until(next_read).await;
+        next_read = tokio::time::Instant::now() + settings.min_interval;
+        let read = read_until_caught_up(
+            &store,
+            &mut connection,
+            &hub,
+            &recent,
+            &mut position,
+            settings.page,
+        );
+        let delay = match read.await {
+            Ok(true) => {
+                failures.reset();
+                let since = *held_back_since.get_or_insert_with(tokio::time::Instant::now);
+                if since.elapsed() >= settings.held_back_alarm {
+                    report_held_back(&store, &health, since.elapsed()).await;
+                } else {
                     health.healthy();
-                    failures.reset();
-                    held_back_since = None;
-                    held_back_delay = HELD_BACK_FIRST_RETRY;
-                    settings.poll
                 }
-                Err(error) => {
-                    tracing::error!(%error, position, "reading the event log failed");
-                    health.failing(format!("reading the event log failed: {error}"));
-                    failures.next_delay()
-                }
-            };
+                let delay = held_back_delay;
+                held_back_delay = (held_back_delay * 2).min(settings.poll);
+                delay
+            }
+            Ok(false) => {
+                health.healthy();
+                failures.reset();
+                held_back_since = None;
+                held_back_delay = HELD_BACK_FIRST_RETRY;
+                settings.poll
+            }
+            Err(error) => {
+                tracing::error!(%error, position, "reading the event log failed");
+                health.failing(format!("reading the event log failed: {error}"));
+                failures.next_delay()
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => {
-                last_read(&store, &hub, &recent, &mut position, settings.page).await;
+                last_read(&store, &mut connection, &hub, &recent, &mut position, settings.page)
+                    .await;
                 break;
             }
             () = changed_or_pending(&mut commits) => {}
@@ -100,6 +115,7 @@ pub(crate) async fn run_tailer(
 /// another instance's transaction.
 async fn last_read(
     store: &OrderStore,
+    connection: &mut KeptConnection,
     hub: &EventHub,
     recent: &RecentCommits,
     position: &mut i64,
@@ -107,7 +123,7 @@ async fn last_read(
 ) {
     let patience = tokio::time::Instant::now() + LAST_READ_PATIENCE;
     loop {
-        match read_until_caught_up(store, hub, recent, position, page).await {
+        match read_until_caught_up(store, connection, hub, recent, position, page).await {
             Ok(true) if tokio::time::Instant::now() < patience => {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
@@ -141,13 +157,21 @@ async fn report_held_back(store: &OrderStore, health: &Component, for_how_long: 
 /// otherwise.
 async fn read_until_caught_up(
     store: &OrderStore,
+    connection: &mut KeptConnection,
     hub: &EventHub,
     recent: &RecentCommits,
     position: &mut i64,
     page_limits: PageLimits,
 ) -> Result<bool, StoreError> {
     loop {
-        let page = store.final_ids_after(*position, page_limits.events).await?;
+        let after = *position;
+        let page = connection
+            .run(async |connection| {
+                store
+                    .final_ids_after(connection, after, page_limits.events)
+                    .await
+            })
+            .await?;
         for ids in page.ids.chunks(FETCH_AT_ONCE) {
             let order_ids: Vec<i64> = ids
                 .iter()
@@ -254,6 +278,7 @@ mod tests {
                 bytes: 1 << 20,
             },
             held_back_alarm: Duration::from_secs(60),
+            min_interval: Duration::from_millis(5),
         };
         tokio::spawn(run_tailer(
             store.clone(),
@@ -373,6 +398,7 @@ mod tests {
                 bytes: 1 << 20,
             },
             held_back_alarm: Duration::from_millis(200),
+            min_interval: Duration::ZERO,
         };
         tokio::spawn(run_tailer(
             store.clone(),

@@ -4,7 +4,9 @@
 
 use crate::fanout::{self, FanoutArgs, FanoutReport};
 use crate::ingest::{self, IngestArgs, IngestReport};
-use crate::machine::{self, CpuUsage, load_average, machine_description, peak_rss_mib};
+use crate::machine::{
+    self, CpuUsage, load_average, machine_description, micros_per_order, peak_rss_mib,
+};
 use crate::services;
 use crate::stats::Millis;
 use anyhow::Context;
@@ -48,14 +50,25 @@ pub struct AllArgs {
 struct Measured {
     printing: bool,
     ingest: IngestReport,
-    /// The kitchen's CPU use during the ingest scenario, in percent of one core.
-    ingest_cpu: f64,
+    /// CPU use during the ingest scenario, in percent of one core.
+    ingest_cpu: IngestCpu,
     fanout: FanoutReport,
     /// The kitchen's CPU use during the fan-out scenario, in percent of one core.
     fanout_cpu: f64,
     /// The kitchen's peak resident memory over the whole run (`VmHWM`), in MiB.
     peak_rss_mib: f64,
     log_problems: usize,
+}
+
+/// CPU use during the ingest scenario, each in percent of one core.
+struct IngestCpu {
+    kitchen: f64,
+    /// The postmaster and every backend.
+    postgres: f64,
+    /// This process: the load generator.
+    bench: f64,
+    /// Every process of the machine.
+    machine: f64,
 }
 
 /// Runs everything and prints the tables.
@@ -75,30 +88,49 @@ pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
     } else {
         &[false]
     };
+    let postgres_pid = services::postmaster_pid(&postgres);
     for (run, &printing) in printing_modes.iter().enumerate() {
         let database_url = postgres
             .create_database(&format!("kitchen_bench_{run}"))
             .context("cannot create the database")?;
-        results.push(measure(args, &kitchen_bin, &database_url, printing, run).await?);
+        results.push(
+            measure(
+                args,
+                &kitchen_bin,
+                &database_url,
+                postgres_pid,
+                printing,
+                run,
+            )
+            .await?,
+        );
     }
     drop(postgres);
 
     println!();
     println!(
-        "| PRINT_ORDERS | in flight | ingest orders/s | ack p50 | ack p99 | failed | kitchen CPU |"
+        "| PRINT_ORDERS | in flight | ingest orders/s | ack p50 | ack p99 | failed | kitchen CPU | PostgreSQL CPU | bench CPU | machine CPU | CPU per order: kitchen / PostgreSQL / bench / machine |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for result in &results {
         let ingest = &result.ingest;
+        let cpu = &result.ingest_cpu;
+        let rate = ingest.orders_per_sec();
         println!(
-            "| {} | {} | {:.0} | {} | {} | {} | {:.0}% |",
+            "| {} | {} | {rate:.0} | {} | {} | {} | {:.0}% | {:.0}% | {:.0}% | {:.0}% | {:.0} / {:.0} / {:.0} / {:.0} µs |",
             result.printing,
             ingest.in_flight,
-            ingest.orders_per_sec(),
             Millis(ingest.ack.p50),
             Millis(ingest.ack.p99),
             ingest.failed,
-            result.ingest_cpu
+            cpu.kitchen,
+            cpu.postgres,
+            cpu.bench,
+            cpu.machine,
+            micros_per_order(cpu.kitchen, rate),
+            micros_per_order(cpu.postgres, rate),
+            micros_per_order(cpu.bench, rate),
+            micros_per_order(cpu.machine, rate),
         );
     }
     println!();
@@ -136,6 +168,7 @@ async fn measure(
     args: &AllArgs,
     kitchen_bin: &std::path::Path,
     database_url: &str,
+    postgres_pid: Option<u32>,
     printing: bool,
     run: usize,
 ) -> anyhow::Result<Measured> {
@@ -162,6 +195,8 @@ async fn measure(
     let grpc = kitchen.grpc.clone();
     let usage = CpuUsage::start(pid);
     let own_usage = CpuUsage::start(std::process::id());
+    let postgres_usage = postgres_pid.map_or_else(|| CpuUsage::of(Vec::new()), CpuUsage::tree);
+    let machine_usage = CpuUsage::machine();
     let ingest = ingest::run(&IngestArgs {
         grpc: grpc.clone(),
         orders: args.orders,
@@ -170,11 +205,16 @@ async fn measure(
         connections: 1,
     })
     .await?;
-    let ingest_cpu = usage.percent();
+    let ingest_cpu = IngestCpu {
+        kitchen: usage.percent(),
+        postgres: postgres_usage.percent(),
+        bench: own_usage.percent(),
+        machine: machine_usage.percent(),
+    };
     println!("{ingest}");
     println!(
-        "  CPU         kitchen {ingest_cpu:.0}%, bench {:.0}% of one core",
-        own_usage.percent()
+        "  CPU         kitchen {:.0}%, PostgreSQL {:.0}%, bench {:.0}% of one core; machine {:.0}%",
+        ingest_cpu.kitchen, ingest_cpu.postgres, ingest_cpu.bench, ingest_cpu.machine
     );
     let usage = CpuUsage::start(pid);
     let own_usage = CpuUsage::start(std::process::id());

@@ -186,6 +186,12 @@ pub fn pids_with_argument(matches: impl Fn(&str) -> bool) -> Vec<u32> {
         .collect()
 }
 
+/// Microseconds of CPU per order: `percent` of one core (a [`CpuUsage`] figure) spent while
+/// `orders_per_sec` orders a second were handled.
+pub fn micros_per_order(percent: f64, orders_per_sec: f64) -> f64 {
+    percent / 100.0 * 1e6 / orders_per_sec
+}
+
 /// The peak resident set size of process `pid` in MiB, from `VmHWM` in `/proc/<pid>/status`.
 pub fn peak_rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

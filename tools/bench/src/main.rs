@@ -4,6 +4,7 @@
 //! bench ingest --grpc 127.0.0.1:50051 --orders 100000 --in-flight 64
 //! bench fanout --grpc 127.0.0.1:50051 --http http://127.0.0.1:8001 --subscribers 200 --rate 500 --duration-secs 30
 //! bench all                      # throwaway durable PostgreSQL + the kitchen's binary, both scenarios
+//! bench ceiling                  # the ingest scenario against a kitchen that stores nothing
 //! bench pipeline                 # + SecantusDB and the order service: MongoDB insert -> kitchen SSE
 //! bench screen                   # the kitchen screen in headless Chromium: 500 open tickets, 50 new orders/s
 //! ```
@@ -11,6 +12,7 @@
 //! Everything runs on the loopback interface and stops by itself. See `BENCHMARKS.md`.
 
 mod all;
+mod ceiling;
 mod fanout;
 mod ingest;
 mod machine;
@@ -42,6 +44,13 @@ enum Command {
     Fanout(fanout::FanoutArgs),
     /// Starts a durable PostgreSQL and the kitchen, runs both scenarios, prints tables.
     All(all::AllArgs),
+    /// Runs the ingest scenario against `bench null-kitchen`, a kitchen that stores nothing: the
+    /// rate the gRPC round trip alone allows on this machine.
+    Ceiling(ceiling::CeilingArgs),
+    /// Serves the order service with a handler that answers every order at once and stores
+    /// nothing (what `bench ceiling` measures against).
+    #[command(hide = true)]
+    NullKitchen(ceiling::NullKitchenArgs),
     /// Starts SecantusDB, a durable PostgreSQL, the kitchen and the order management service;
     /// measures MongoDB insert -> kitchen event stream (backlog and steady) against a bare
     /// change-stream reader, prints tables.
@@ -58,6 +67,11 @@ fn print(report: &dyn std::fmt::Display) {
     let _ = writeln!(std::io::stdout().lock(), "{report}");
 }
 
+/// The services' allocator (mimalloc), so that the load generator takes less of the cores it
+/// shares with the kitchen and PostgreSQL (BENCHMARKS.md, "Ingest").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -72,6 +86,8 @@ fn main() -> ExitCode {
             Command::Ingest(args) => ingest::run(args).await.map(|report| print(&report)),
             Command::Fanout(args) => fanout::run(args).await.map(|report| print(&report)),
             Command::All(args) => all::run(args).await,
+            Command::Ceiling(args) => ceiling::run(args).await,
+            Command::NullKitchen(args) => ceiling::serve(args).await,
             Command::Pipeline(args) => pipeline::run(args).await,
             Command::Screen(args) => screen::run(args).await,
             Command::Screenshots(args) => screenshots::run(args).await,

@@ -755,10 +755,7 @@ pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
 
     let secantus = Secantus::start().await?;
     let postgres = services::start_durable_postgres(args.pg_max_connections).await?;
-    let port_option = format!("port={}", postgres.port());
-    let postgres_pid = pids_with_argument(|argument| argument == port_option)
-        .first()
-        .copied();
+    let postgres_pid = services::postmaster_pid(&postgres);
     println!(
         "PostgreSQL: throwaway cluster on 127.0.0.1:{}, fsync=on, synchronous_commit=on (postmaster pid {})",
         postgres.port(),
