@@ -5,11 +5,6 @@ use clap::Parser;
 use kitchen_batch_tool_service::config::Config;
 use std::process::ExitCode;
 
-/// mimalloc rather than glibc's allocator: under load, glibc's malloc and free (and the locks of
-/// its arenas) took about a fifth of the service's CPU (BENCHMARKS.md, "Ingest").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     match start() {
         Ok(()) => ExitCode::SUCCESS,

@@ -6,11 +6,6 @@ use shared_utils::shutdown::shutdown_signal;
 use shared_utils::telemetry::init_logging;
 use std::process::ExitCode;
 
-/// mimalloc, as in the kitchen: with glibc's allocator, malloc, free and the locks of its arenas
-/// were a large share of a gRPC client's CPU under load (BENCHMARKS.md, "Ingest").
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     match start() {
         Ok(()) => ExitCode::SUCCESS,

@@ -67,8 +67,9 @@ fn print(report: &dyn std::fmt::Display) {
     let _ = writeln!(std::io::stdout().lock(), "{report}");
 }
 
-/// The services' allocator (mimalloc), so that the load generator takes less of the cores it
-/// shares with the kitchen and PostgreSQL (BENCHMARKS.md, "Ingest").
+/// mimalloc rather than glibc's allocator, whose malloc, free and arena locks were a fifth of the
+/// load generator's CPU: it takes less of the cores it shares with the kitchen and PostgreSQL
+/// (BENCHMARKS.md, "Ingest").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
