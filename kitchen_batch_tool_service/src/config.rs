@@ -178,6 +178,20 @@ pub enum SecurityError {
     Tls(#[from] grpc_servers::ServerError),
 }
 
+/// The pool is too small for the connections the service keeps for as long as it runs.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "DATABASE_MAX_CONNECTIONS is {max}, but the order writers (STORE_WRITERS={writers}), the \
+     tailer and the LISTEN connection keep {kept} of them for as long as the kitchen runs, and \
+     replays, the screen API and the health probe need more: allow at least {needed}"
+)]
+pub struct PoolTooSmall {
+    max: u32,
+    writers: u32,
+    kept: u32,
+    needed: u32,
+}
+
 /// Allowed CORS origins.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origins(pub Vec<axum::http::HeaderValue>);
@@ -234,6 +248,22 @@ impl Config {
         )?)
     }
 
+    /// Checks that the pool has room, beside the connections the writers, the tailer and the
+    /// `LISTEN` connection keep, for the calls that take one only for a moment.
+    pub fn check_pool_size(&self) -> Result<(), PoolTooSmall> {
+        let kept = self.store_writers + 2;
+        let needed = kept + 2;
+        if self.database_max_connections < needed {
+            return Err(PoolTooSmall {
+                max: self.database_max_connections,
+                writers: self.store_writers,
+                kept,
+                needed,
+            });
+        }
+        Ok(())
+    }
+
     /// [`Self::instance_id`], or the host name and the gRPC port: stable across restarts on the
     /// same machine, distinct for two instances on one machine.
     pub fn instance(&self) -> String {
@@ -274,6 +304,30 @@ mod tests {
         );
         let named = Config::try_parse_from(["kitchen", "--instance-id", "grill-1"]).unwrap();
         assert_eq!(named.instance(), "grill-1");
+    }
+
+    #[test]
+    fn the_pool_must_leave_room_beside_the_connections_kept() {
+        let config = |pool: &str, writers: &str| {
+            Config::try_parse_from([
+                "kitchen",
+                "--database-max-connections",
+                pool,
+                "--store-writers",
+                writers,
+            ])
+            .unwrap()
+        };
+        assert!(
+            Config::try_parse_from(["kitchen"])
+                .unwrap()
+                .check_pool_size()
+                .is_ok()
+        );
+        assert!(config("5", "1").check_pool_size().is_ok());
+        let error = config("5", "2").check_pool_size().unwrap_err().to_string();
+        assert!(error.contains("STORE_WRITERS=2"), "{error}");
+        assert!(error.contains("at least 6"), "{error}");
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub enum ServiceError {
     /// The TLS or token settings cannot be used.
     #[error(transparent)]
     Security(#[from] crate::config::SecurityError),
+    /// The pool is too small for the connections the service keeps.
+    #[error(transparent)]
+    PoolTooSmall(#[from] crate::config::PoolTooSmall),
 }
 
 /// Orders per page when screens or the console read the log from PostgreSQL, and the bytes of
@@ -78,6 +81,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     // Settings that cannot work end the start before anything else is done.
+    config.check_pool_size()?;
     let grpc_options = grpc_servers::ServerOptions {
         security: config.grpc_security()?,
         max_message_bytes: usize::try_from(config.grpc_max_message_bytes).unwrap_or(usize::MAX),

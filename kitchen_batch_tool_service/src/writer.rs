@@ -129,6 +129,7 @@ struct Worker {
     recent: RecentCommits,
     health: Component,
     metrics: Arc<Metrics>,
+    /// Kept from one batch to the next: a busy writer does not wait on the pool per batch.
     connection: KeptConnection,
 }
 
@@ -235,17 +236,17 @@ impl Worker {
 
     /// Stores `orders` in one transaction.
     async fn insert(&mut self, orders: &[Order]) -> Result<Vec<Insertion>, StoreError> {
-        let started = Instant::now();
-        let (store, instance) = (&self.store, &self.instance);
-        let result = self
-            .connection
-            .run(async |connection| store.insert_batch(connection, orders, instance).await)
-            .await;
-        if result.is_ok() {
-            self.metrics
-                .batch_committed(orders.len(), started.elapsed());
-        }
-        result
+        let (store, instance, metrics) = (&self.store, &self.instance, &self.metrics);
+        self.connection
+            .run(async |connection| {
+                let started = Instant::now();
+                let result = store.insert_batch(connection, orders, instance).await;
+                if result.is_ok() {
+                    metrics.batch_committed(orders.len(), started.elapsed());
+                }
+                result
+            })
+            .await
     }
 }
 

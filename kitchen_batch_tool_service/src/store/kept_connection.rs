@@ -16,6 +16,7 @@ pub(crate) struct KeptConnection {
     store: OrderStore,
     connection: Option<PoolConnection<Postgres>>,
     last_used: Instant,
+    idle_check: Duration,
 }
 
 impl KeptConnection {
@@ -24,42 +25,48 @@ impl KeptConnection {
             store,
             connection: None,
             last_used: Instant::now(),
+            idle_check: IDLE_CHECK,
         }
     }
 
     /// Runs `call` on the kept connection, taking one from the pool if there is none. A failure
-    /// other than a refusal of the data closes the connection rather than returning it to the
-    /// pool: after a timeout it may still be in the middle of a statement.
+    /// other than a refusal of the data closes the connection at once rather than returning it
+    /// to the pool: after a timeout it may still be in the middle of a statement, on a server
+    /// that no longer answers.
     pub(crate) async fn run<T>(
         &mut self,
         call: impl AsyncFnOnce(&mut PgConnection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if self.last_used.elapsed() > IDLE_CHECK
-            && let Some(connection) = &mut self.connection
-            && self
-                .store
-                .timed(async { Ok(connection.ping().await?) })
-                .await
-                .is_err()
-        {
-            self.discard();
-        }
-        let connection = match &mut self.connection {
-            Some(connection) => connection,
-            None => self.connection.insert(self.store.acquire().await?),
+        // Out of `self` while in use: if this future is dropped halfway, the connection goes back
+        // to the pool, which checks it, instead of staying here in an unknown state.
+        let kept = match self.connection.take() {
+            Some(mut connection) if self.last_used.elapsed() > self.idle_check => {
+                let alive = self
+                    .store
+                    .timed(async { Ok(connection.ping().await?) })
+                    .await;
+                match alive {
+                    Ok(()) => Some(connection),
+                    Err(_) => {
+                        drop(connection.detach());
+                        None
+                    }
+                }
+            }
+            kept => kept,
         };
-        let result = call(connection).await;
+        let mut connection = match kept {
+            Some(connection) => connection,
+            None => self.store.acquire().await?,
+        };
+        let result = call(&mut connection).await;
         self.last_used = Instant::now();
         if matches!(&result, Err(error) if !error.is_refusal()) {
-            self.discard();
+            drop(connection.detach());
+        } else {
+            self.connection = Some(connection);
         }
         result
-    }
-
-    fn discard(&mut self) {
-        if let Some(connection) = self.connection.take() {
-            drop(connection.detach());
-        }
     }
 }
 
@@ -80,7 +87,11 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn calls_share_one_connection_until_one_fails() {
         let (_server, store) = test_store().await;
-        let mut kept = KeptConnection::new(store.clone());
+        // Never pinged, so that the failure below is the call's own, however slow the machine.
+        let mut kept = KeptConnection {
+            idle_check: Duration::MAX,
+            ..KeptConnection::new(store.clone())
+        };
         let first = backend_pid(&mut kept).await.unwrap();
         assert_eq!(backend_pid(&mut kept).await.unwrap(), first, "kept");
 

@@ -294,7 +294,11 @@ impl OrderStore {
     }
 
     /// The stored events with these ids, in id order.
-    pub(crate) async fn events_by_id(&self, ids: &[i64]) -> Result<Vec<OrderEvent>, StoreError> {
+    async fn events_by_id(
+        &self,
+        connection: &mut PgConnection,
+        ids: &[i64],
+    ) -> Result<Vec<OrderEvent>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -302,7 +306,7 @@ impl OrderStore {
             .timed(async {
                 Ok(sqlx::query_as(&QUERIES.events_by_id)
                     .bind(ids)
-                    .fetch_all(&self.pool)
+                    .fetch_all(connection)
                     .await?)
             })
             .await?;
@@ -310,7 +314,11 @@ impl OrderStore {
     }
 
     /// The stored changes with these ids, in id order.
-    pub(crate) async fn changes_by_id(&self, ids: &[i64]) -> Result<Vec<ChangeEvent>, StoreError> {
+    async fn changes_by_id(
+        &self,
+        connection: &mut PgConnection,
+        ids: &[i64],
+    ) -> Result<Vec<ChangeEvent>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -318,7 +326,7 @@ impl OrderStore {
             .timed(async {
                 Ok(sqlx::query_as(QUERIES.changes_by_id)
                     .bind(ids)
-                    .fetch_all(&self.pool)
+                    .fetch_all(connection)
                     .await?)
             })
             .await?;
@@ -333,21 +341,20 @@ impl OrderStore {
     }
 
     /// The entries with these ids, whole, in id order; an id no longer stored is left out.
-    pub(crate) async fn log_events(&self, ids: &[LogId]) -> Result<Vec<LogEvent>, StoreError> {
+    pub(crate) async fn log_events(
+        &self,
+        connection: &mut PgConnection,
+        ids: &[LogId],
+    ) -> Result<Vec<LogEvent>, StoreError> {
         let (changes, orders): (Vec<LogId>, Vec<LogId>) = ids.iter().partition(|id| id.is_change);
         let order_ids: Vec<i64> = orders.iter().map(|id| id.id).collect();
         let change_ids: Vec<i64> = changes.iter().map(|id| id.id).collect();
-        let mut events: Vec<LogEvent> = self
-            .events_by_id(&order_ids)
-            .await?
+        let orders = self.events_by_id(connection, &order_ids).await?;
+        let changes = self.changes_by_id(connection, &change_ids).await?;
+        let mut events: Vec<LogEvent> = orders
             .into_iter()
             .map(LogEvent::Order)
-            .chain(
-                self.changes_by_id(&change_ids)
-                    .await?
-                    .into_iter()
-                    .map(LogEvent::Change),
-            )
+            .chain(changes.into_iter().map(LogEvent::Change))
             .collect();
         events.sort_by_key(LogEvent::id);
         Ok(events)
@@ -365,7 +372,7 @@ impl OrderStore {
             .final_ids_after(&mut connection, after, limits.events)
             .await?;
         Ok(TailRead {
-            events: self.log_events(&ids.ids).await?,
+            events: self.log_events(&mut connection, &ids.ids).await?,
             complete: ids.complete,
             held_back: ids.held_back,
         })
@@ -380,6 +387,7 @@ impl OrderStore {
         limits: PageLimits,
     ) -> Result<LogPage, StoreError> {
         let most = limits.events.max(1);
+        let mut connection = self.acquire().await?;
         let rows: Vec<ReplayIdRow> = self
             .timed(async {
                 Ok(sqlx::query_as(QUERIES.replay_ids)
@@ -387,7 +395,7 @@ impl OrderStore {
                     .bind(through)
                     .bind(most)
                     .bind(limits.bytes)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *connection)
                     .await?)
             })
             .await?;
@@ -401,7 +409,7 @@ impl OrderStore {
             })
             .collect();
         Ok(LogPage {
-            events: self.log_events(&ids).await?,
+            events: self.log_events(&mut connection, &ids).await?,
             complete,
         })
     }

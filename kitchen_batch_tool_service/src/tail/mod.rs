@@ -1,8 +1,9 @@
 //! The tailer: the only path from the event log to screens and the console.
 //!
-//! It reads what is committed and final in PostgreSQL, in event-id order, after every commit it
+//! It reads what is committed and final in PostgreSQL, in event-id order, after the commits it
 //! hears of (its own writer's, other instances' through `LISTEN/NOTIFY`, a re-read whenever the
-//! listener reconnects) and on a short timer, and publishes it to the [`hub::EventHub`].
+//! listener reconnects; one read for all those within `TAIL_MIN_INTERVAL_MILLIS`) and on a short
+//! timer, and publishes it to the [`hub::EventHub`].
 
 pub(crate) mod hub;
 mod listener;

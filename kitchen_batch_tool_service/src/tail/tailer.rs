@@ -28,9 +28,9 @@ pub(crate) struct TailerSettings {
     pub(crate) min_interval: Duration,
 }
 
-/// While a running transaction holds committed events back, the tailer looks again after this,
-/// doubling up to `poll`: such transactions are usually another writer's, a few milliseconds
-/// long.
+/// While a running transaction holds committed events back, the tailer looks again after this
+/// (or after `min_interval`, if longer), doubling up to `poll`: such transactions are usually
+/// another writer's, a few milliseconds long.
 const HELD_BACK_FIRST_RETRY: Duration = Duration::from_millis(2);
 
 /// How long the last read at shutdown waits for held-back events (another instance's running
@@ -59,10 +59,12 @@ pub(crate) async fn run_tailer(
     let mut held_back_since: Option<tokio::time::Instant> = None;
     let mut failures = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
     let mut connection = KeptConnection::new(store.clone());
+    // Never longer than the safety net's wait, which is the longest the tailer waits.
+    let min_interval = settings.min_interval.min(settings.poll);
     let mut next_read = tokio::time::Instant::now();
     loop {
         tokio::time::sleep_until(next_read).await;
-        next_read = tokio::time::Instant::now() + settings.min_interval;
+        next_read = tokio::time::Instant::now() + min_interval;
         let read = read_until_caught_up(
             &store,
             &mut connection,
@@ -94,7 +96,10 @@ pub(crate) async fn run_tailer(
             Err(error) => {
                 tracing::error!(%error, position, "reading the event log failed");
                 health.failing(format!("reading the event log failed: {error}"));
-                failures.next_delay()
+                let delay = failures.next_delay();
+                // Commits heard of meanwhile wake the loop, but do not cut the backoff short.
+                next_read = tokio::time::Instant::now() + delay;
+                delay
             }
         };
         tokio::select! {
@@ -194,7 +199,11 @@ async fn read_until_caught_up(
                         }),
                 )
                 .collect();
-            let mut fetched = store.log_events(&missing).await?.into_iter().peekable();
+            let mut fetched = connection
+                .run(async |connection| store.log_events(connection, &missing).await)
+                .await?
+                .into_iter()
+                .peekable();
             let mut kept = kept.into_iter().flatten().map(LogEvent::Order).peekable();
             let mut events = Vec::with_capacity(ids.len());
             for LogId { id, .. } in ids {

@@ -76,7 +76,6 @@ pub async fn run(args: &CeilingArgs) -> anyhow::Result<()> {
         own_cpu.percent(),
         machine_cpu.percent(),
     );
-    server.stop("the null kitchen").await?;
     println!("{report}");
     let rate = report.orders_per_sec();
     println!(
@@ -102,6 +101,7 @@ pub async fn run(args: &CeilingArgs) -> anyhow::Result<()> {
         Millis(report.ack.p99),
     );
     println!("load after: {}", load_average());
+    server.stop("the null kitchen").await?;
     anyhow::ensure!(
         report.failed == 0,
         "{} orders failed: {}",

@@ -39,8 +39,9 @@ impl CpuUsage {
     }
 
     /// Starts measuring process `root` and its children together, such as a PostgreSQL
-    /// postmaster and its backends; a child started meanwhile counts whole, one that exited
-    /// meanwhile is missed.
+    /// postmaster and its backends; a child started meanwhile counts whole, and one that exited
+    /// meanwhile counts through its parent's reaped time (whole, so one that was already running
+    /// at the start is over-counted by what it had used before).
     pub fn tree(root: u32) -> Self {
         Self::with(Source::Tree(root))
     }
@@ -93,10 +94,17 @@ impl Source {
                     .collect();
             }
         };
-        let sample: HashMap<u32, f64> = pids
+        let mut sample: HashMap<u32, f64> = pids
             .iter()
             .filter_map(|&pid| Some((pid, cpu_seconds(pid)?)))
             .collect();
+        // Children that exited meanwhile (PostgreSQL's autovacuum workers, say) are counted
+        // through their parent, which has reaped them.
+        if let Self::Tree(root) = self
+            && let (Some(own), Some(reaped)) = (sample.get_mut(root), reaped_cpu_seconds(*root))
+        {
+            *own += reaped;
+        }
         match self {
             // A process that is gone makes the figure meaningless.
             Self::Processes(pids) if sample.len() < pids.len() => HashMap::new(),
@@ -141,13 +149,15 @@ fn machine_cpu_seconds() -> Option<f64> {
         .split_whitespace()
         .map(|field| field.parse().ok())
         .collect::<Option<_>>()?;
-    // user nice system idle iowait irq softirq steal (guest time is already in user).
-    let busy: f64 = ticks.iter().take(8).sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
+    // user nice system idle iowait irq softirq; then steal, the time the hypervisor gave to
+    // other guests, which is no work of this machine's (guest time is already in user).
+    let busy: f64 = ticks.iter().take(7).sum::<f64>() - ticks.get(3)? - ticks.get(4)?;
     Some(busy / clock_ticks()?)
 }
 
 fn clock_ticks() -> Option<f64> {
-    command_output("getconf", &["CLK_TCK"]).parse().ok()
+    static TICKS: std::sync::OnceLock<Option<f64>> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| command_output("getconf", &["CLK_TCK"]).parse().ok())
 }
 
 /// User plus system CPU seconds of process `pid`, from `/proc/<pid>/stat`.
@@ -157,6 +167,15 @@ fn cpu_seconds(pid: u32) -> Option<f64> {
     // utime and stime are fields 14 and 15.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
     let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / clock_ticks()?)
+}
+
+/// User plus system CPU seconds of the children of process `pid` that have exited and been
+/// waited for (`cutime` and `cstime`, fields 16 and 17 of `/proc/<pid>/stat`).
+fn reaped_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
     Some(ticks / clock_ticks()?)
 }
 
