@@ -106,10 +106,13 @@ impl EventStream {
                         self.replay_permit = Some(permit.expect("never closed"));
                     }
                 }
+                // Boxed: the read's future is large, and every connection's stream would
+                // otherwise carry room for it, though few ever replay.
+                let replay = Box::pin(self.replay_page(through));
                 tokio::select! {
                     biased;
                     () = shutdown.cancelled() => {}
-                    () = self.replay_page(through) => {}
+                    () = replay => {}
                 }
                 continue;
             }

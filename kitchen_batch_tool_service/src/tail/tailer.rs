@@ -199,11 +199,14 @@ async fn read_until_caught_up(
                         }),
                 )
                 .collect();
-            let mut fetched = connection
-                .run(async |connection| store.log_events(connection, &missing).await)
-                .await?
-                .into_iter()
-                .peekable();
+            let fetched = if missing.is_empty() {
+                Vec::new()
+            } else {
+                connection
+                    .run(async |connection| store.log_events(connection, &missing).await)
+                    .await?
+            };
+            let mut fetched = fetched.into_iter().peekable();
             let mut kept = kept.into_iter().flatten().map(LogEvent::Order).peekable();
             let mut events = Vec::with_capacity(ids.len());
             for LogId { id, .. } in ids {
