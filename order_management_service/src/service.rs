@@ -133,7 +133,7 @@ pub async fn run(
         metrics,
     };
     let max_body_bytes = usize::try_from(config.http_max_body_bytes).unwrap_or(usize::MAX);
-    let served = axum::serve(http, app(state, max_body_bytes))
+    let served = axum::serve(http, app(state, max_body_bytes).into_make_service())
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(ServiceError::Serve);
