@@ -91,16 +91,21 @@ impl PostgresServer {
         Ok(self.url(database))
     }
 
+    /// The process id of the postmaster, the parent of every backend, from `postmaster.pid`.
+    pub fn postmaster_pid(&self) -> Result<u32, HarnessError> {
+        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid"))?;
+        pid_file
+            .lines()
+            .next()
+            .and_then(|line| line.trim().parse().ok())
+            .ok_or_else(|| HarnessError::NotReady("postmaster.pid holds no pid".into()))
+    }
+
     /// Sends `signal` (a name such as `STOP` or `CONT`) to every process of the cluster: the
     /// postmaster and its children. `STOP` makes a database that stops answering without closing
     /// its connections, as a hung host or a stalled disk would.
     pub fn signal_all(&self, signal: &str) -> Result<(), HarnessError> {
-        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid"))?;
-        let postmaster: u32 = pid_file
-            .lines()
-            .next()
-            .and_then(|line| line.trim().parse().ok())
-            .ok_or_else(|| HarnessError::NotReady("postmaster.pid holds no pid".into()))?;
+        let postmaster = self.postmaster_pid()?;
         let mut pids = vec![postmaster];
         for entry in std::fs::read_dir("/proc")?.flatten() {
             let Some(pid) = entry

@@ -88,7 +88,7 @@ pub async fn run(args: &AllArgs) -> anyhow::Result<()> {
     } else {
         &[false]
     };
-    let postgres_pid = services::postmaster_pid(&postgres);
+    let postgres_pid = postgres.postmaster_pid().ok();
     for (run, &printing) in printing_modes.iter().enumerate() {
         let database_url = postgres
             .create_database(&format!("kitchen_bench_{run}"))

@@ -160,22 +160,26 @@ fn clock_ticks() -> Option<f64> {
     *TICKS.get_or_init(|| command_output("getconf", &["CLK_TCK"]).parse().ok())
 }
 
-/// User plus system CPU seconds of process `pid`, from `/proc/<pid>/stat`.
+/// User plus system CPU seconds of process `pid` (`utime` and `stime`).
 fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces) start with the state, field 3;
-    // utime and stime are fields 14 and 15.
-    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / clock_ticks()?)
+    tick_pair_seconds(pid, 14)
 }
 
 /// User plus system CPU seconds of the children of process `pid` that have exited and been
-/// waited for (`cutime` and `cstime`, fields 16 and 17 of `/proc/<pid>/stat`).
+/// waited for (`cutime` and `cstime`).
 fn reaped_cpu_seconds(pid: u32) -> Option<f64> {
+    tick_pair_seconds(pid, 16)
+}
+
+/// Fields `field` and `field + 1` of `/proc/<pid>/stat` (numbered from 1, as in `proc(5)`),
+/// clock ticks added up, in seconds.
+fn tick_pair_seconds(pid: u32, field: usize) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (which may hold spaces) start with the state, field 3.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-    let ticks: f64 = fields.get(13)?.parse::<f64>().ok()? + fields.get(14)?.parse::<f64>().ok()?;
+    let index = field - 3;
+    let ticks: f64 =
+        fields.get(index)?.parse::<f64>().ok()? + fields.get(index + 1)?.parse::<f64>().ok()?;
     Some(ticks / clock_ticks()?)
 }
 

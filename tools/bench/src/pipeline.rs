@@ -755,7 +755,7 @@ pub async fn run(args: &PipelineArgs) -> anyhow::Result<()> {
 
     let secantus = Secantus::start().await?;
     let postgres = services::start_durable_postgres(args.pg_max_connections).await?;
-    let postgres_pid = services::postmaster_pid(&postgres);
+    let postgres_pid = postgres.postmaster_pid().ok();
     println!(
         "PostgreSQL: throwaway cluster on 127.0.0.1:{}, fsync=on, synchronous_commit=on (postmaster pid {})",
         postgres.port(),

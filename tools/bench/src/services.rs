@@ -156,14 +156,6 @@ pub fn env_text(env: &[(String, String)]) -> String {
         .collect()
 }
 
-/// The process id of `postgres`'s postmaster (the parent of its backends), found by its port.
-pub fn postmaster_pid(postgres: &PostgresServer) -> Option<u32> {
-    let port_option = format!("port={}", postgres.port());
-    machine::pids_with_argument(|argument| argument == port_option)
-        .first()
-        .copied()
-}
-
 /// A throwaway PostgreSQL whose commits are durable (`fsync` and `synchronous_commit` on).
 pub async fn start_durable_postgres(max_connections: u32) -> anyhow::Result<PostgresServer> {
     tokio::task::spawn_blocking(move || {
